@@ -122,7 +122,9 @@ func TestAgentHostMetricsProcessListAndAgentList(t *testing.T) {
 	}
 }
 
-func authHeaders() map[string]string { return map[string]string{"authorization": "Bearer " + projectKey} }
+func authHeaders() map[string]string {
+	return map[string]string{"authorization": "Bearer " + projectKey}
+}
 
 func TestOpenTelemetrySDKSpansAndLogs(t *testing.T) {
 	s := newServer(t)
