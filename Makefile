@@ -20,7 +20,7 @@ run: build
 
 ## test: formatting, vet, staticcheck, then every test with the race detector
 test: lint
-	$(GO) test -race -count=1 -timeout 20m ./...
+	PATH="$$(./scripts/test-deps.sh):$$PATH" $(GO) test -race -count=1 -timeout 30m ./...
 
 ## test-short: the tests without the race detector (faster, for a laptop)
 test-short:

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -62,10 +63,10 @@ func (k Kind) String() string {
 	return "kind" + strconv.Itoa(int(k))
 }
 
-// SeqField is stamped on every event row with the log sequence number of its
-// batch, so that a replay after a crash can tell which batches already
+// BatchField is stamped on every event row with the log sequence number of
+// its batch, so that a replay after a crash can tell which batches already
 // reached the event store and not add them twice.
-const SeqField = "osprey.seq"
+const BatchField = "osprey.batch"
 
 // Batch is one accepted request. Exactly one decoded form is set; Body is
 // its protobuf encoding as logged.
@@ -93,20 +94,23 @@ type MetricStore interface {
 // EventStore is what the pipeline needs of the event store.
 type EventStore interface {
 	Add(ctx context.Context, project int64, rows []event.Row) (accepted, rejected int, err error)
-	Flush()
+	FlushErr() error
 	Count(ctx context.Context, project int64, q event.Query) (uint64, error)
 }
 
 type Options struct {
 	WALDir             string
 	WALSync            wal.SyncMode
-	QueueSize          int           // batches between acceptance and the applier; default 256
+	QueueSize          int           // batches between acceptance and the appliers; default 256
+	Appliers           int           // concurrent appliers; default GOMAXPROCS
 	CheckpointInterval time.Duration // default 2s
 	Logger             *slog.Logger
 	Registerer         prometheus.Registerer
 }
 
-// Pipeline is safe for concurrent use.
+// Pipeline is safe for concurrent use. Batches are applied by several
+// appliers at once, so two batches of one series may reach the TSDB out of
+// order; its out-of-order window absorbs that.
 type Pipeline struct {
 	opts    Options
 	log     *slog.Logger
@@ -117,7 +121,9 @@ type Pipeline struct {
 	bus     *live.Bus
 
 	queue    chan *Batch
-	applied  atomic.Uint64
+	applied  atomic.Uint64 // every batch up to here is applied
+	doneMu   sync.Mutex
+	done     map[uint64]struct{} // applied, but after a gap
 	closeMu  sync.RWMutex
 	acceptMu sync.Mutex
 	closed   bool
@@ -136,6 +142,9 @@ func New(ctx context.Context, opts Options, ms MetricStore, es EventStore, agent
 	if opts.QueueSize <= 0 {
 		opts.QueueSize = 256
 	}
+	if opts.Appliers <= 0 {
+		opts.Appliers = runtime.GOMAXPROCS(0)
+	}
 	if opts.CheckpointInterval <= 0 {
 		opts.CheckpointInterval = 2 * time.Second
 	}
@@ -149,6 +158,7 @@ func New(ctx context.Context, opts Options, ms MetricStore, es EventStore, agent
 	p := &Pipeline{
 		opts: opts, log: opts.Logger, wal: w, metrics: ms, events: es, agents: agents, bus: bus,
 		queue:  make(chan *Batch, opts.QueueSize),
+		done:   map[uint64]struct{}{},
 		stopCP: make(chan struct{}),
 		accepted: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "osprey_ingest_batches_total", Help: "Batches accepted into the ingest log, by kind.",
@@ -186,15 +196,19 @@ func New(ctx context.Context, opts Options, ms MetricStore, es EventStore, agent
 		p.applied.Store(r.Seq)
 	}
 	if len(replay) > 0 {
-		es.Flush()
+		if err := es.FlushErr(); err != nil {
+			return nil, fmt.Errorf("flush replayed events: %w", err)
+		}
 		if err := w.Checkpoint(p.applied.Load()); err != nil {
 			return nil, err
 		}
 	} else {
 		p.applied.Store(w.LastSeq())
 	}
-	p.wg.Add(1)
-	go p.applier()
+	for i := 0; i < opts.Appliers; i++ {
+		p.wg.Add(1)
+		go p.applier()
+	}
 	go p.checkpointer()
 	return p, nil
 }
@@ -278,8 +292,30 @@ func (p *Pipeline) applier() {
 	ctx := context.Background()
 	for b := range p.queue {
 		p.apply(ctx, b)
-		p.applied.Store(b.seq)
+		p.markApplied(b.seq)
 	}
+}
+
+// markApplied advances the applied mark over every contiguous applied
+// batch. Appliers finish out of order; the checkpoint must never pass a
+// batch that is still being applied.
+func (p *Pipeline) markApplied(seq uint64) {
+	p.doneMu.Lock()
+	defer p.doneMu.Unlock()
+	cur := p.applied.Load()
+	if seq != cur+1 {
+		p.done[seq] = struct{}{}
+		return
+	}
+	cur = seq
+	for {
+		if _, ok := p.done[cur+1]; !ok {
+			break
+		}
+		delete(p.done, cur+1)
+		cur++
+	}
+	p.applied.Store(cur)
 }
 
 func (p *Pipeline) apply(ctx context.Context, b *Batch) {
@@ -319,13 +355,13 @@ func (p *Pipeline) addEvents(ctx context.Context, b *Batch, typ string, rows []e
 	}
 	seq := strconv.FormatUint(b.seq, 10)
 	for i := range rows {
-		rows[i].Fields = append(rows[i].Fields, event.Field{Name: SeqField, Value: seq})
+		rows[i].Fields = append(rows[i].Fields, event.Field{Name: BatchField, Value: seq})
 	}
 	if b.replay {
 		n, err := p.events.Count(ctx, b.Project, event.Query{
 			Start:   time.Unix(0, 0),
 			End:     time.Now().Add(24 * time.Hour),
-			Filters: []event.Filter{{Field: SeqField, Op: "=", Value: seq}},
+			Filters: []event.Filter{{Field: BatchField, Op: "=", Value: seq}},
 		})
 		if err != nil {
 			return fmt.Errorf("check replayed batch %s: %w", seq, err)
@@ -372,7 +408,10 @@ func (p *Pipeline) checkpointer() {
 // own WAL), event rows only after a flush.
 func (p *Pipeline) checkpoint() error {
 	seq := p.applied.Load()
-	p.events.Flush()
+	if err := p.events.FlushErr(); err != nil {
+		// Keep the log: what it holds is not yet safe in the event store.
+		return fmt.Errorf("flush event store: %w", err)
+	}
 	return p.wal.Checkpoint(seq)
 }
 
@@ -393,8 +432,7 @@ func (p *Pipeline) Drain(ctx context.Context) error {
 		case <-time.After(2 * time.Millisecond):
 		}
 	}
-	p.events.Flush()
-	return nil
+	return p.events.FlushErr()
 }
 
 // Close stops accepting, applies what is queued, checkpoints and closes the
