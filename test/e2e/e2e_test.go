@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -92,6 +94,26 @@ func TestAgentHostMetricsProcessListAndAgentList(t *testing.T) {
 			return fmt.Errorf("process list does not show the agent itself: %s", tail(body, 300))
 		}
 		return nil
+	})
+
+	t.Run("promtool query instant", func(t *testing.T) {
+		promtool, err := exec.LookPath("promtool")
+		if err != nil {
+			if os.Getenv("CI") == "true" {
+				t.Fatalf("promtool not on PATH in CI (scripts/test-deps.sh provides it): %v", err)
+			}
+			t.Skip("promtool not on PATH; run make test")
+		}
+		// Basic auth from the URL's user info works with every promtool
+		// version (Debian's 2.42 has no --http.config.file).
+		out, err := exec.Command(promtool, "query", "instant",
+			"http://admin:"+adminPassword+"@"+s.httpAddr, `system_memory_usage_bytes{osprey_agent_name="e2e-host",state="used"}`).CombinedOutput()
+		if err != nil {
+			t.Fatalf("promtool: %v\n%s", err, out)
+		}
+		if !strings.Contains(string(out), `osprey_agent_name="e2e-host"`) || !strings.Contains(string(out), "=>") {
+			t.Fatalf("promtool output lacks the series:\n%s", out)
+		}
 	})
 
 	var agents struct {
