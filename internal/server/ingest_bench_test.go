@@ -176,13 +176,15 @@ func transactionSpans(n int, seed int) ptraceotlp.ExportRequest {
 
 func BenchmarkIngestOTLPSpans(b *testing.B) {
 	s, conns := benchServer(b)
-	// Distinct requests per sender (1,000 spans each), built before timing.
-	reqs := make([]ptraceotlp.ExportRequest, 8)
+	// 64 distinct requests (1,000 spans each: trace ids, paths, users and
+	// client addresses differ), built before timing and sent in turn, so
+	// the event store never sees one batch twice in a row.
+	reqs := make([]ptraceotlp.ExportRequest, 64)
 	for i := range reqs {
 		reqs[i] = transactionSpans(200, i)
 	}
-	runParallel(b, s, 1000, "spans", func(ctx context.Context, w, _ int) error {
-		_, err := ptraceotlp.NewGRPCClient(conns[w%len(conns)]).Export(ctx, reqs[w])
+	runParallel(b, s, 1000, "spans", func(ctx context.Context, w, i int) error {
+		_, err := ptraceotlp.NewGRPCClient(conns[w%len(conns)]).Export(ctx, reqs[i%len(reqs)])
 		return err
 	})
 }
@@ -199,8 +201,8 @@ func logRecords(n, seed int) plogotlp.ExportRequest {
 		lr := sl.LogRecords().AppendEmpty()
 		lr.SetTimestamp(pcommon.NewTimestampFromTime(now.Add(time.Duration(i) * time.Microsecond)))
 		lr.SetSeverityText(levels[i%len(levels)])
-		lr.Body().SetStr(fmt.Sprintf("10.0.%d.%d - - \"GET /api/orders/%d HTTP/1.1\" %d %d \"-\" \"Mozilla/5.0\" rt=0.%03d",
-			i%200, i%250, i, []int{200, 200, 200, 404, 500}[i%5], 512+i%4096, i%1000))
+		lr.Body().SetStr(fmt.Sprintf("10.%d.%d.%d - - \"GET /api/orders/%d HTTP/1.1\" %d %d \"-\" \"Mozilla/5.0\" rt=0.%03d",
+			seed, i%200, i%250, seed*1000+i, []int{200, 200, 200, 404, 500}[i%5], 512+(i*seed)%4096, (i+seed)%1000))
 		lr.Attributes().PutStr("log.category", "nginx.access")
 		lr.Attributes().PutStr("log.file.name", "access.log")
 	}
@@ -209,12 +211,12 @@ func logRecords(n, seed int) plogotlp.ExportRequest {
 
 func BenchmarkIngestOTLPLogs(b *testing.B) {
 	s, conns := benchServer(b)
-	reqs := make([]plogotlp.ExportRequest, 8)
+	reqs := make([]plogotlp.ExportRequest, 64)
 	for i := range reqs {
 		reqs[i] = logRecords(1000, i)
 	}
-	runParallel(b, s, 1000, "logs", func(ctx context.Context, w, _ int) error {
-		_, err := plogotlp.NewGRPCClient(conns[w%len(conns)]).Export(ctx, reqs[w])
+	runParallel(b, s, 1000, "logs", func(ctx context.Context, w, i int) error {
+		_, err := plogotlp.NewGRPCClient(conns[w%len(conns)]).Export(ctx, reqs[i%len(reqs)])
 		return err
 	})
 }
