@@ -116,19 +116,18 @@ type nicState struct {
 }
 
 type procState struct {
-	pid, ppid   int32
-	name, cmd   string
-	user        string
-	weight      float64 // share of the host's CPU this process tends to use
-	rss         float64
-	vmsFactor   float64
-	threads     int32
-	fds         int32
-	io          float64 // bytes/s at full load
-	createdMs   int64
-	cpu         float64
-	cpuSpiky    bool
-	memoryShare float64
+	pid, ppid int32
+	name, cmd string
+	user      string
+	weight    float64 // share of the host's CPU this process tends to use
+	rss       float64
+	vmsFactor float64
+	threads   int32
+	fds       int32
+	io        float64 // bytes/s at full load
+	createdMs int64
+	cpu       float64
+	cpuSpiky  bool
 }
 
 // simHost is one simulated host agent. It is owned by exactly one worker,

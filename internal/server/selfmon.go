@@ -8,6 +8,7 @@ import (
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 
 	"github.com/osprey-monitoring/osprey/internal/store/metric"
@@ -43,7 +44,7 @@ func (s *Server) recordSelf(now time.Time, host string) error {
 	var samples []metric.Sample
 	add := func(name string, extra []*dto.LabelPair, v float64, more ...labels.Label) {
 		b := labels.NewScratchBuilder(len(base) + len(extra) + len(more) + 1)
-		b.Add(labels.MetricName, name)
+		b.Add(model.MetricNameLabel, name)
 		for _, l := range base {
 			b.Add(l.Name, l.Value)
 		}

@@ -5,8 +5,6 @@
 package e2e
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -17,7 +15,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -116,7 +113,6 @@ type server struct {
 	dir                      string
 	httpAddr, grpcAddr, otlp string
 	proc                     *proc
-	mu                       sync.Mutex
 }
 
 func newServer(t *testing.T) *server {
@@ -254,18 +250,6 @@ func eventually(t *testing.T, timeout time.Duration, what string, f func() error
 	}
 	t.Fatalf("%s: not true within %s: %v", what, timeout, err)
 }
-
-func postJSON(t *testing.T, u string, body any) *http.Response {
-	t.Helper()
-	b, _ := json.Marshal(body)
-	resp, err := http.Post(u, "application/json", bytes.NewReader(b))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp
-}
-
-var _ = context.Background
 
 func readFile(path string) (string, error) {
 	b, err := os.ReadFile(path)
