@@ -54,6 +54,10 @@ type projectAppender struct {
 	maxT      int64 // samples newer than this are rejected as future
 	b         *labels.Builder
 
+	// record makes Append keep what it appended, for the fast path to learn.
+	record   bool
+	recorded []recordedAppend
+
 	accepted    int
 	rejects     [numReasons]int
 	firstReason rejectReason
@@ -100,7 +104,21 @@ func (a *projectAppender) Append(ref storage.SeriesRef, ls labels.Labels, st, t 
 		e.ref = r
 		a.store.cache.put(hash, e)
 	}
+	if a.record {
+		a.recorded = append(a.recorded, recordedAppend{out: e.out, ref: r})
+	}
 	return r, nil
+}
+
+// appendFast appends a float sample to a series whose project-stamped
+// labels and ref the fast path already knows.
+func (a *projectAppender) appendFast(out labels.Labels, ref storage.SeriesRef, st, t int64, v float64) {
+	if t > a.maxT {
+		a.reject(reasonFuture, 1, nil)
+		return
+	}
+	r, err := a.app.Append(ref, out, st, t, v, nil, nil, storage.AOptions{})
+	a.result(r, err)
 }
 
 // appendScoped appends a remote-write sample whose labels already carry the

@@ -78,6 +78,10 @@ type Options struct {
 	QueryTimeout    time.Duration
 	QueryMaxSamples int
 	LookbackDelta   time.Duration
+
+	// noFastPath sends every OTLP point through the translator; the
+	// equivalence test compares the two paths.
+	noFastPath bool
 }
 
 func (o Options) withDefaults() Options {
@@ -115,6 +119,7 @@ type Store struct {
 	otlpSet  prw.Settings
 	convPool sync.Pool
 	cache    seriesCache
+	fast     *fastCache // nil: every OTLP point takes the translator
 	now      func() time.Time
 
 	appended atomic.Uint64
@@ -187,6 +192,9 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		},
 	}
 	s.convPool.New = func() any { return prw.NewPrometheusConverter(nil) }
+	if !opts.noFastPath {
+		s.fast = newFastCache()
+	}
 	return s, nil
 }
 
@@ -250,7 +258,20 @@ type AppendResult struct {
 // duplicate, invalid) are counted in Rejected and do not fail the batch; an
 // error means nothing of the batch was stored.
 func (s *Store) AppendOTLP(ctx context.Context, project int64, md pmetric.Metrics) (AppendResult, error) {
+	if s.fast != nil {
+		return s.appendOTLPFast(ctx, project, md)
+	}
 	app := s.newAppender(ctx, project)
+	if err := s.translate(ctx, app, md); err != nil {
+		return AppendResult{}, err
+	}
+	return app.commit()
+}
+
+// translate runs Prometheus' OTLP translator over md into app, counting
+// what it cannot convert. It does not commit.
+func (s *Store) translate(ctx context.Context, app *projectAppender, md pmetric.Metrics) error {
+	project := app.project
 	conv := s.convPool.Get().(*prw.PrometheusConverter)
 	conv.Reset(app)
 	annots, convErr := conv.FromMetrics(ctx, md, s.otlpSet)
@@ -259,7 +280,7 @@ func (s *Store) AppendOTLP(ctx context.Context, project int64, md pmetric.Metric
 
 	if err := ctx.Err(); err != nil {
 		_ = app.Rollback()
-		return AppendResult{}, fmt.Errorf("metric store: append otlp for project %d: %w", project, err)
+		return fmt.Errorf("metric store: append otlp for project %d: %w", project, err)
 	}
 	if convErr != nil {
 		// The translator stops at a metric it cannot convert (e.g. an
@@ -272,7 +293,7 @@ func (s *Store) AppendOTLP(ctx context.Context, project int64, md pmetric.Metric
 	if ws, _ := annots.AsStrings("", 0, 0); len(ws) > 0 {
 		s.log.Debug("OTLP translation warnings", "project", project, "warnings", ws)
 	}
-	return app.commit()
+	return nil
 }
 
 // AppendRemoteWrite appends a Prometheus remote-write 1.0 request for project.
