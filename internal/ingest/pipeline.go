@@ -374,18 +374,36 @@ func (p *Pipeline) addEvents(ctx context.Context, b *Batch, typ string, rows []e
 		return fmt.Errorf("add %d %s rows: %w", len(rows), typ, err)
 	}
 	if p.bus != nil && p.bus.Active() {
-		recs := make([]map[string]string, len(rows))
-		for i, r := range rows {
-			m := make(map[string]string, len(r.Fields)+1)
-			m["_time"] = r.Time.UTC().Format(time.RFC3339Nano)
-			for _, f := range r.Fields {
-				m[f.Name] = f.Value
-			}
-			recs[i] = m
-		}
-		p.bus.Publish(live.Message{Project: b.Project, Type: typ, Time: time.Now(), Records: recs})
+		p.publish(b.Project, typ, rows)
 	}
 	return nil
+}
+
+// publish sends rows to live subscribers grouped by their own type field
+// (an agent push carries snapshot rows and the event rows made from them),
+// falling back to the batch's type.
+func (p *Pipeline) publish(project int64, typ string, rows []event.Row) {
+	byType := map[string][]map[string]string{}
+	var order []string
+	for _, r := range rows {
+		m := make(map[string]string, len(r.Fields)+1)
+		m["_time"] = r.Time.UTC().Format(time.RFC3339Nano)
+		t := typ
+		for _, f := range r.Fields {
+			m[f.Name] = f.Value
+			if f.Name == "type" {
+				t = f.Value
+			}
+		}
+		if _, ok := byType[t]; !ok {
+			order = append(order, t)
+		}
+		byType[t] = append(byType[t], m)
+	}
+	now := time.Now()
+	for _, t := range order {
+		p.bus.Publish(live.Message{Project: project, Type: t, Time: now, Records: byType[t]})
+	}
 }
 
 func (p *Pipeline) checkpointer() {

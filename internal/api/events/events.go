@@ -10,18 +10,16 @@
 package events
 
 import (
-	"context"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"net/http"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/osprey-monitoring/osprey/internal/api/envelope"
 	"github.com/osprey-monitoring/osprey/internal/store/event"
 )
 
@@ -68,18 +66,18 @@ func (h *handler) search(w http.ResponseWriter, r *http.Request) {
 	}
 	q, err := h.parseQuery(r, defaultRange)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, "bad_data", err.Error())
+		envelope.WriteError(w, http.StatusBadRequest, "bad_data", err.Error())
 		return
 	}
 	res, err := h.store.Search(r.Context(), project, q)
 	if err != nil {
-		writeStoreError(w, r, err)
+		envelope.WriteStoreError(w, r, err)
 		return
 	}
 	if res.Records == nil {
 		res.Records = []event.Record{}
 	}
-	writeData(w, searchData{Records: res.Records, NextCursor: res.NextCursor, Partial: res.Partial, Reason: res.Reason})
+	envelope.WriteData(w, searchData{Records: res.Records, NextCursor: res.NextCursor, Partial: res.Partial, Reason: res.Reason})
 }
 
 func (h *handler) count(w http.ResponseWriter, r *http.Request) {
@@ -89,15 +87,15 @@ func (h *handler) count(w http.ResponseWriter, r *http.Request) {
 	}
 	q, err := h.parseQuery(r, defaultRange)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, "bad_data", err.Error())
+		envelope.WriteError(w, http.StatusBadRequest, "bad_data", err.Error())
 		return
 	}
 	n, err := h.store.Count(r.Context(), project, q)
 	if err != nil {
-		writeStoreError(w, r, err)
+		envelope.WriteStoreError(w, r, err)
 		return
 	}
-	writeData(w, map[string]uint64{"count": n})
+	envelope.WriteData(w, map[string]uint64{"count": n})
 }
 
 type traceData struct {
@@ -114,12 +112,12 @@ func (h *handler) trace(w http.ResponseWriter, r *http.Request) {
 	}
 	id := strings.ToLower(r.PathValue("traceID"))
 	if b, err := hex.DecodeString(id); err != nil || len(b) != 16 {
-		writeError(w, http.StatusBadRequest, "bad_data", "trace id must be 32 hex digits")
+		envelope.WriteError(w, http.StatusBadRequest, "bad_data", "trace id must be 32 hex digits")
 		return
 	}
 	q, err := h.parseQuery(r, defaultTraceRange)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, "bad_data", err.Error())
+		envelope.WriteError(w, http.StatusBadRequest, "bad_data", err.Error())
 		return
 	}
 	if r.URL.Query().Get("end") == "" {
@@ -134,7 +132,7 @@ func (h *handler) trace(w http.ResponseWriter, r *http.Request) {
 	q.Cursor = ""
 	res, err := h.store.Search(r.Context(), project, q)
 	if err != nil {
-		writeStoreError(w, r, err)
+		envelope.WriteStoreError(w, r, err)
 		return
 	}
 	spans := res.Records
@@ -150,7 +148,7 @@ func (h *handler) trace(w http.ResponseWriter, r *http.Request) {
 	if res.NextCursor != "" && !partial {
 		partial, reason = true, fmt.Sprintf("trace has more than %d spans", maxTraceSpans)
 	}
-	writeData(w, traceData{TraceID: id, Spans: spans, Partial: partial, Reason: reason})
+	envelope.WriteData(w, traceData{TraceID: id, Spans: spans, Partial: partial, Reason: reason})
 }
 
 func cmpInt(a, b int64) int {
@@ -166,7 +164,7 @@ func cmpInt(a, b int64) int {
 func (h *handler) auth(w http.ResponseWriter, r *http.Request) (int64, bool) {
 	project, ok := h.project(r)
 	if !ok {
-		writeError(w, http.StatusUnauthorized, "unauthorized", "no project for this request")
+		envelope.WriteError(w, http.StatusUnauthorized, "unauthorized", "no project for this request")
 		return 0, false
 	}
 	return project, true
@@ -181,13 +179,13 @@ func (h *handler) parseQuery(r *http.Request, defRange time.Duration) (event.Que
 	var err error
 	q.End = now
 	if s := v.Get("end"); s != "" {
-		if q.End, err = parseTime(s, now); err != nil {
+		if q.End, err = envelope.ParseTime(s, now); err != nil {
 			return q, fmt.Errorf("invalid end: %w", err)
 		}
 	}
 	q.Start = q.End.Add(-defRange)
 	if s := v.Get("start"); s != "" {
-		if q.Start, err = parseTime(s, now); err != nil {
+		if q.Start, err = envelope.ParseTime(s, now); err != nil {
 			return q, fmt.Errorf("invalid start: %w", err)
 		}
 	}
@@ -248,61 +246,4 @@ func mkFilter(field, op, value string) (event.Filter, error) {
 		return event.Filter{}, fmt.Errorf("invalid filter: empty field name before %q", op)
 	}
 	return event.Filter{Field: field, Op: op, Value: value}, nil
-}
-
-// parseTime accepts RFC3339, unix seconds (float) and durations relative
-// to now such as "-15m" or "now".
-func parseTime(s string, now time.Time) (time.Time, error) {
-	if s == "now" {
-		return now, nil
-	}
-	if strings.HasPrefix(s, "-") || strings.HasPrefix(s, "now-") {
-		d, err := time.ParseDuration(strings.TrimPrefix(strings.TrimPrefix(s, "now"), "-"))
-		if err == nil {
-			return now.Add(-d), nil
-		}
-		if days, ok := strings.CutSuffix(strings.TrimPrefix(strings.TrimPrefix(s, "now"), "-"), "d"); ok {
-			if n, err := strconv.ParseFloat(days, 64); err == nil && n >= 0 {
-				return now.Add(-time.Duration(n * float64(24*time.Hour))), nil
-			}
-		}
-	}
-	if f, err := strconv.ParseFloat(s, 64); err == nil {
-		if math.IsNaN(f) || math.IsInf(f, 0) || f < 0 || f > 1e11 {
-			return time.Time{}, fmt.Errorf("unix time %q out of range", s)
-		}
-		sec, frac := math.Modf(f)
-		return time.Unix(int64(sec), int64(math.Round(frac*1e9))), nil
-	}
-	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
-		return t, nil
-	}
-	return time.Time{}, fmt.Errorf("cannot parse %q: want RFC3339, unix seconds or a relative time like -15m", s)
-}
-
-func writeStoreError(w http.ResponseWriter, r *http.Request, err error) {
-	switch {
-	case errors.Is(err, event.ErrBadQuery):
-		writeError(w, http.StatusBadRequest, "bad_data", err.Error())
-	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
-		writeError(w, 499, "canceled", "request canceled")
-	case errors.Is(err, context.DeadlineExceeded):
-		writeError(w, http.StatusServiceUnavailable, "timeout", err.Error())
-	default:
-		writeError(w, http.StatusInternalServerError, "internal", err.Error())
-	}
-}
-
-func writeData(w http.ResponseWriter, data any) {
-	writeJSON(w, http.StatusOK, map[string]any{"status": "success", "data": data})
-}
-
-func writeError(w http.ResponseWriter, code int, typ, msg string) {
-	writeJSON(w, code, map[string]any{"status": "error", "errorType": typ, "error": msg})
-}
-
-func writeJSON(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(v)
 }
