@@ -38,6 +38,12 @@ type Agent struct {
 	Inventory *agentpb.Inventory `json:"inventory,omitempty"`
 	Processes int                `json:"processes,omitempty"`
 	Latest    map[string]float64 `json:"latest,omitempty"`
+	// HostStats are per-device figures reduced at ingest (fullest
+	// filesystem, network and disk byte rates).
+	HostStats *HostStats `json:"hostStats,omitempty"`
+	// procs summarises the latest process list by name; not persisted
+	// (the next push, seconds after a restart, brings it back).
+	procs []ProcStat
 	// Active is computed when listed.
 	Active bool `json:"active"`
 }
@@ -155,11 +161,13 @@ func (t *Tracker) ObserveMetrics(project int64, md pmetric.Metrics, now time.Tim
 		if a.Latest == nil {
 			a.Latest = map[string]float64{}
 		}
+		var acc hostAcc
 		sms := rm.ScopeMetrics()
 		for j := 0; j < sms.Len(); j++ {
 			ms := sms.At(j).Metrics()
 			for k := 0; k < ms.Len(); k++ {
 				m := ms.At(k)
+				acc.add(m)
 				var dps pmetric.NumberDataPointSlice
 				switch m.Type() {
 				case pmetric.MetricTypeGauge:
@@ -197,6 +205,7 @@ func (t *Tracker) ObserveMetrics(project int64, md pmetric.Metrics, now time.Tim
 				}
 			}
 		}
+		acc.apply(a)
 		t.mu.Unlock()
 	}
 }
@@ -206,6 +215,13 @@ func (t *Tracker) ObservePush(project int64, req *agentpb.PushRequest, now time.
 	ag := req.GetAgent()
 	if ag.GetId() == "" {
 		return
+	}
+	// Summarise outside the lock: it is the costly part.
+	var procs []ProcStat
+	for _, s := range req.GetSnapshots() {
+		if pl := s.GetProcessList(); pl != nil {
+			procs = summarizeProcesses(pl.GetProcesses())
+		}
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -217,6 +233,7 @@ func (t *Tracker) ObservePush(project int64, req *agentpb.PushRequest, now time.
 			a.Inventory = s.GetInventory()
 		case s.GetProcessList() != nil:
 			a.Processes = len(s.GetProcessList().GetProcesses())
+			a.procs = procs
 		}
 	}
 }
@@ -264,6 +281,11 @@ func (t *Tracker) List(project int64, now time.Time) []Agent {
 		c.Latest = make(map[string]float64, len(a.Latest))
 		for k, v := range a.Latest {
 			c.Latest[k] = v
+		}
+		if a.HostStats != nil {
+			// Ingest updates it in place; the copy is read after unlock.
+			hs := *a.HostStats
+			c.HostStats = &hs
 		}
 		c.Active = now.Sub(a.LastSeen) <= 3*t.interval
 		out = append(out, c)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"strconv"
+	"strings"
 	"time"
 
 	"google.golang.org/protobuf/encoding/protojson"
@@ -13,8 +14,21 @@ import (
 	"github.com/osprey-monitoring/osprey/internal/wire/agentpb"
 )
 
+// Field names and values of event rows: things that happened to an agent
+// (a load snapshot now; alerts later) that the live alert list shows.
+const (
+	TypeEvent         = "event"
+	FieldEventKind    = "event.kind"
+	FieldSeverity     = "severity"
+	FieldSnapshotTime = "snapshot.time" // RFC3339Nano _time of the snapshot row an event refers to
+
+	SeverityWarning = "warning"
+)
+
 // Snapshots converts an agent push to rows, one per snapshot: the body as
-// compact JSON in "body", plus scalar fields worth filtering on.
+// compact JSON in "body", plus scalar fields worth filtering on. A load
+// snapshot adds a second row of type "event" (kind load_snapshot) carrying
+// the reason and a pointer to the snapshot row.
 func Snapshots(req *agentpb.PushRequest) []event.Row {
 	if req == nil {
 		return nil
@@ -25,7 +39,11 @@ func Snapshots(req *agentpb.PushRequest) []event.Row {
 		if sn == nil {
 			continue
 		}
-		rows = append(rows, snapshot(sn, agent))
+		row := snapshot(sn, agent)
+		rows = append(rows, row)
+		if ls := sn.GetLoadSnapshot(); ls != nil {
+			rows = append(rows, loadEvent(row.Time, ls, agent))
+		}
 	}
 	return rows
 }
@@ -52,7 +70,8 @@ var compactJSON = protojson.MarshalOptions{UseProtoNames: true}
 
 func snapshot(sn *agentpb.Snapshot, agent []event.Field) event.Row {
 	typ := sn.GetType()
-	f := make([]event.Field, 0, 16+len(agent))
+	// Room for the largest kind (load snapshot) so addField keeps the agent fields.
+	f := make([]event.Field, 0, 24+len(agent))
 	f = append(f, event.Field{Name: FieldType, Value: TypeSnapshot})
 	if typ != "" {
 		f = append(f, event.Field{Name: FieldSnapshotType, Value: typ})
@@ -110,6 +129,30 @@ func snapshot(sn *agentpb.Snapshot, agent []event.Field) event.Row {
 		add("host.memory.total", strconv.FormatUint(inv.GetMemoryBytes(), 10))
 		add("agent.version", inv.GetAgentVersion())
 		msg = typ + ": " + inv.GetHostname() + " " + inv.GetPlatform() + " " + inv.GetPlatformVersion() + " " + inv.GetArch()
+	case *agentpb.Snapshot_LoadSnapshot:
+		ls := b.LoadSnapshot
+		body, _ = compactJSON.Marshal(ls)
+		f = append(f, loadFields(ls)...)
+		add := func(list, valueName string, top []*agentpb.Process, v func(*agentpb.Process) string) {
+			if len(top) > 0 {
+				f = append(f,
+					event.Field{Name: "process." + list + ".name", Value: top[0].GetName()},
+					event.Field{Name: "process." + list + ".pid", Value: strconv.Itoa(int(top[0].GetPid()))},
+					event.Field{Name: "process." + list + "." + valueName, Value: v(top[0])})
+			}
+		}
+		add("top_cpu", "percent", ls.GetTopCpu(), func(p *agentpb.Process) string { return formatFloat(p.GetCpuPercent()) })
+		add("top_memory", "rss", ls.GetTopMemory(), func(p *agentpb.Process) string { return strconv.FormatUint(p.GetRssBytes(), 10) })
+		add("top_io", "bytes_per_sec", ls.GetTopIo(), func(p *agentpb.Process) string {
+			return formatFloat(p.GetReadBytesPerSec() + p.GetWriteBytesPerSec())
+		})
+		if c := ls.GetConnections(); c != nil {
+			f = append(f, event.Field{Name: "network.connections.count", Value: strconv.FormatUint(uint64(c.GetTotal()), 10)})
+		}
+		msg = ls.GetReason()
+		if msg == "" {
+			msg = typ + " snapshot"
+		}
 	case *agentpb.Snapshot_JsonBody:
 		var buf bytes.Buffer
 		if json.Compact(&buf, b.JsonBody) == nil {
@@ -134,6 +177,47 @@ func snapshot(sn *agentpb.Snapshot, agent []event.Field) event.Row {
 	var t time.Time
 	if ns := sn.GetTimeUnixNano(); ns != 0 {
 		t = time.Unix(0, ns).UTC()
+	}
+	return event.Row{Time: t, Fields: f}
+}
+
+func formatFloat(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
+
+// loadFields are the scalar fields both load snapshot rows carry, so the
+// event list can show the figures without opening the snapshot.
+func loadFields(ls *agentpb.LoadSnapshot) []event.Field {
+	f := []event.Field{
+		{Name: "load.reason", Value: ls.GetReason()},
+		{Name: "load.cpu_percent", Value: formatFloat(ls.GetCpuPercent())},
+		{Name: "load.memory_percent", Value: formatFloat(ls.GetMemoryPercent())},
+		{Name: "load.load1", Value: formatFloat(ls.GetLoad1())},
+	}
+	if len(ls.GetTriggers()) > 0 {
+		f = append(f, event.Field{Name: "load.trigger", Value: strings.Join(ls.GetTriggers(), ",")})
+	}
+	return f
+}
+
+// loadEvent is the type=event row announcing a load snapshot taken at t.
+func loadEvent(t time.Time, ls *agentpb.LoadSnapshot, agent []event.Field) event.Row {
+	f := make([]event.Field, 0, 16+len(agent))
+	f = append(f,
+		event.Field{Name: FieldType, Value: TypeEvent},
+		event.Field{Name: FieldEventKind, Value: wire.SnapshotLoadSnapshot},
+		event.Field{Name: FieldSeverity, Value: SeverityWarning},
+		event.Field{Name: FieldSnapshotType, Value: wire.SnapshotLoadSnapshot},
+	)
+	if !t.IsZero() {
+		f = append(f, event.Field{Name: FieldSnapshotTime, Value: t.Format(time.RFC3339Nano)})
+	}
+	f = append(f, loadFields(ls)...)
+	msg := ls.GetReason()
+	if msg == "" {
+		msg = "load snapshot"
+	}
+	f = append(f, event.Field{Name: FieldMsg, Value: msg})
+	for _, a := range agent {
+		f = addField(f, len(f), a.Name, a.Value)
 	}
 	return event.Row{Time: t, Fields: f}
 }

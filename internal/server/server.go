@@ -27,6 +27,7 @@ import (
 	"github.com/osprey-monitoring/osprey/internal/agentstate"
 	"github.com/osprey-monitoring/osprey/internal/api/events"
 	"github.com/osprey-monitoring/osprey/internal/api/prom"
+	"github.com/osprey-monitoring/osprey/internal/api/servers"
 	"github.com/osprey-monitoring/osprey/internal/authn"
 	"github.com/osprey-monitoring/osprey/internal/ingest"
 	"github.com/osprey-monitoring/osprey/internal/ingest/wal"
@@ -297,6 +298,9 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("/api/v1/events", evH)
 	mux.Handle("/api/v1/events/", evH)
 	mux.Handle("/api/v1/traces/", evH)
+	srvH := s.auth.Require(servers.NewHandler(s.agents, s.metrics, s.events, authn.ProjectID))
+	mux.Handle("/api/v1/servers", srvH)
+	mux.Handle("/api/v1/servers/", srvH)
 	mux.Handle("GET /api/v1/agents", s.auth.Require(http.HandlerFunc(s.handleAgents)))
 	mux.Handle("GET /api/v1/live", s.auth.Require(http.HandlerFunc(s.handleLive)))
 	mux.Handle("/", webui.Handler())

@@ -42,6 +42,9 @@ type Config struct {
 	NetworkExclude         string `yaml:"network_exclude"`
 	FilesystemTypeExclude  string `yaml:"filesystem_type_exclude"`
 	FilesystemMountExclude string `yaml:"filesystem_mount_exclude"`
+	// LoadSnapshot captures top processes and connections when the host
+	// stays above a CPU or memory threshold.
+	LoadSnapshot LoadSnapshotConfig `yaml:"load_snapshot"`
 }
 
 // DefaultConfig returns the host module's defaults.
@@ -53,6 +56,7 @@ func DefaultConfig() Config {
 		NetworkExclude:         "",
 		FilesystemTypeExclude:  `^(autofs|binfmt_misc|bpf|cgroup2?|configfs|debugfs|devpts|devtmpfs|fusectl|hugetlbfs|iso9660|mqueue|nsfs|overlay|proc|procfs|pstore|rpc_pipefs|securityfs|selinuxfs|squashfs|erofs|sysfs|tracefs|tmpfs|ramfs|efivarfs|fuse\.lxcfs|nfsd)$`,
 		FilesystemMountExclude: `^/(dev|proc|sys|run/credentials/.+|var/lib/docker/.+|var/lib/containers/storage/.+|var/lib/kubelet/.+|snap/.+)($|/)`,
+		LoadSnapshot:           DefaultLoadSnapshotConfig(),
 	}
 }
 
@@ -73,13 +77,24 @@ type Module struct {
 	// statfs on a hung network mount never returns; while one is stuck we
 	// skip filesystem metrics instead of piling up goroutines.
 	fsBusy chan struct{}
+
+	// This cycle's host-level figures, for the load snapshot trigger.
+	reading loadReading
+	trig    *loadTrigger // nil when load snapshots are off
+	conns   func(context.Context) ([]net.ConnectionStat, error)
 }
 
 // New builds the module and takes a first reading, so the first
 // Collect already has deltas for CPU utilisation and per-process CPU.
 func New(ctx context.Context, cfg Config, logger *slog.Logger) (*Module, error) {
-	m := &Module{cfg: cfg, logger: logger, fsBusy: make(chan struct{}, 1)}
+	m := &Module{cfg: cfg, logger: logger, fsBusy: make(chan struct{}, 1), conns: hostConnections}
 	var err error
+	if cfg.LoadSnapshot.Enabled {
+		if err := m.cfg.LoadSnapshot.normalize(); err != nil {
+			return nil, fmt.Errorf("host module: %w", err)
+		}
+		m.trig = newLoadTrigger(m.cfg.LoadSnapshot)
+	}
 	for _, re := range []struct {
 		dst **regexp.Regexp
 		src string
@@ -140,11 +155,13 @@ func (m *Module) cpuTimes(ctx context.Context) ([]cpu.TimesStat, cpu.TimesStat, 
 }
 
 // Collect appends one cycle's metrics to sm and returns the snapshots of
-// this cycle (the process list). A failing source is logged and skipped so
+// this cycle (the process list, and a load snapshot when a threshold was
+// crossed). A failing source is logged and skipped so
 // one broken reading does not lose the rest.
 func (m *Module) Collect(ctx context.Context, now time.Time, sm pmetric.ScopeMetrics) ([]*agentpb.Snapshot, error) {
 	ts := pcommon.NewTimestampFromTime(now)
 	b := builder{ms: sm.Metrics(), ts: ts, start: m.bootTime}
+	m.reading = loadReading{}
 	m.collectCPU(ctx, &b)
 	m.collectMemory(ctx, &b)
 	m.collectFilesystems(ctx, &b)
@@ -155,8 +172,12 @@ func (m *Module) Collect(ctx context.Context, now time.Time, sm pmetric.ScopeMet
 	}
 
 	var snaps []*agentpb.Snapshot
+	var list []*agentpb.Process
+	scanned := false
 	if m.cfg.ProcessList {
-		list, counts := m.procs.scan(now, m.memTotal)
+		var counts map[string]int
+		list, counts = m.procs.scan(now, m.memTotal)
+		scanned = true
 		g := b.sum("system.processes.count", "{process}", "Total number of processes in each state.", false)
 		for _, st := range statusOrder {
 			g.point().attr("status", st).setInt(int64(counts[st]))
@@ -166,6 +187,21 @@ func (m *Module) Collect(ctx context.Context, now time.Time, sm pmetric.ScopeMet
 			Type:         wire.SnapshotProcessList,
 			Body:         &agentpb.Snapshot_ProcessList{ProcessList: &agentpb.ProcessList{Processes: list}},
 		})
+	}
+	if m.trig != nil {
+		if fs := m.trig.observe(m.reading, now); len(fs) > 0 {
+			if !scanned {
+				// Without the per-cycle list the rates cover the time since
+				// the previous snapshot's scan (or since process start).
+				list, _ = m.procs.scan(now, m.memTotal)
+			}
+			sn, err := buildLoadSnapshot(ctx, now, fs, m.reading, m.cfg.LoadSnapshot, list, m.conns)
+			if err != nil {
+				m.logger.Warn("host: load snapshot without connections", "err", err)
+			}
+			m.logger.Info("load snapshot taken", "reason", sn.GetLoadSnapshot().GetReason())
+			snaps = append(snaps, sn)
+		}
 	}
 	return snaps, nil
 }
@@ -215,6 +251,10 @@ func (m *Module) collectCPU(ctx context.Context, b *builder) {
 		if m.havePrev {
 			u := b.gauge("system.cpu.utilization", "1",
 				"Fraction of CPU time in each mode over the last interval; points without a cpu attribute are the whole host.")
+			if d := cpuSum(&total) - cpuSum(&m.prevTotal); d > 0 {
+				m.reading.cpu = max(0, min(100, 100*(1-(total.Idle-m.prevTotal.Idle)/d)))
+				m.reading.haveCPU = true
+			}
 			m.utilization(u, "", &total, &m.prevTotal)
 			for i := range per {
 				if prev, ok := m.prevCPU[per[i].CPU]; ok {
@@ -232,6 +272,7 @@ func (m *Module) collectCPU(ctx context.Context, b *builder) {
 		b.gauge("system.cpu.load_average.1m", "{thread}", "Load average over 1 minute.").setDouble(l.Load1)
 		b.gauge("system.cpu.load_average.5m", "{thread}", "Load average over 5 minutes.").setDouble(l.Load5)
 		b.gauge("system.cpu.load_average.15m", "{thread}", "Load average over 15 minutes.").setDouble(l.Load15)
+		m.reading.load1, m.reading.load5, m.reading.load15 = l.Load1, l.Load5, l.Load15
 	} else if runtime.GOOS != "windows" {
 		m.logger.Warn("host: load average", "err", err)
 	}
@@ -288,6 +329,7 @@ func (m *Module) collectMemory(ctx context.Context, b *builder) {
 			ut.point().attr("state", s.name).setDouble(float64(s.v) / float64(vm.Total))
 		}
 		b.sum("system.memory.limit", "By", "Total memory.", false).setInt(int64(vm.Total))
+		m.reading.mem, m.reading.haveMem = float64(used)*100/float64(vm.Total), true
 		b.sum("system.linux.memory.available", "By",
 			"Memory available for new work without swapping (MemAvailable).", false).setInt(int64(vm.Available))
 	}

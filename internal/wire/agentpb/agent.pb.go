@@ -444,6 +444,286 @@ func (x *ProcessList) GetProcesses() []*Process {
 	return nil
 }
 
+// Count is a number of things under one key: connections in a TCP state,
+// or to one remote address.
+type Count struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Key           string                 `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	Count         uint32                 `protobuf:"varint,2,opt,name=count,proto3" json:"count,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Count) Reset() {
+	*x = Count{}
+	mi := &file_osprey_agent_v1_agent_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Count) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Count) ProtoMessage() {}
+
+func (x *Count) ProtoReflect() protoreflect.Message {
+	mi := &file_osprey_agent_v1_agent_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Count.ProtoReflect.Descriptor instead.
+func (*Count) Descriptor() ([]byte, []int) {
+	return file_osprey_agent_v1_agent_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *Count) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *Count) GetCount() uint32 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
+// Connections summarises the host's sockets when a load snapshot is taken.
+type Connections struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Total uint32                 `protobuf:"varint,1,opt,name=total,proto3" json:"total,omitempty"`
+	// By TCP state (ESTABLISHED, TIME_WAIT, CLOSE_WAIT, LISTEN, ...; NONE for
+	// UDP), largest first.
+	States []*Count `protobuf:"bytes,2,rep,name=states,proto3" json:"states,omitempty"`
+	// Remote IP addresses with the most connections, largest first;
+	// listening and unconnected sockets are not counted.
+	TopRemoteAddresses []*Count `protobuf:"bytes,3,rep,name=top_remote_addresses,json=topRemoteAddresses,proto3" json:"top_remote_addresses,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
+}
+
+func (x *Connections) Reset() {
+	*x = Connections{}
+	mi := &file_osprey_agent_v1_agent_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Connections) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Connections) ProtoMessage() {}
+
+func (x *Connections) ProtoReflect() protoreflect.Message {
+	mi := &file_osprey_agent_v1_agent_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Connections.ProtoReflect.Descriptor instead.
+func (*Connections) Descriptor() ([]byte, []int) {
+	return file_osprey_agent_v1_agent_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *Connections) GetTotal() uint32 {
+	if x != nil {
+		return x.Total
+	}
+	return 0
+}
+
+func (x *Connections) GetStates() []*Count {
+	if x != nil {
+		return x.States
+	}
+	return nil
+}
+
+func (x *Connections) GetTopRemoteAddresses() []*Count {
+	if x != nil {
+		return x.TopRemoteAddresses
+	}
+	return nil
+}
+
+// LoadSnapshot is what the server was doing when a load threshold was
+// crossed: the readings that triggered it and the top processes and
+// connections at that moment.
+type LoadSnapshot struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Human text, e.g. "CPU 97% for 3 intervals (threshold 90%)"; several
+	// reasons crossing in one cycle are joined with "; ".
+	Reason                 string       `protobuf:"bytes,1,opt,name=reason,proto3" json:"reason,omitempty"`
+	Triggers               []string     `protobuf:"bytes,2,rep,name=triggers,proto3" json:"triggers,omitempty"`                                  // "cpu", "memory"
+	CpuPercent             float64      `protobuf:"fixed64,3,opt,name=cpu_percent,json=cpuPercent,proto3" json:"cpu_percent,omitempty"`          // host CPU busy, 0-100, last interval
+	MemoryPercent          float64      `protobuf:"fixed64,4,opt,name=memory_percent,json=memoryPercent,proto3" json:"memory_percent,omitempty"` // memory used, 0-100
+	Load1                  float64      `protobuf:"fixed64,5,opt,name=load1,proto3" json:"load1,omitempty"`
+	Load5                  float64      `protobuf:"fixed64,6,opt,name=load5,proto3" json:"load5,omitempty"`
+	Load15                 float64      `protobuf:"fixed64,7,opt,name=load15,proto3" json:"load15,omitempty"`
+	CpuThresholdPercent    float64      `protobuf:"fixed64,8,opt,name=cpu_threshold_percent,json=cpuThresholdPercent,proto3" json:"cpu_threshold_percent,omitempty"`
+	MemoryThresholdPercent float64      `protobuf:"fixed64,9,opt,name=memory_threshold_percent,json=memoryThresholdPercent,proto3" json:"memory_threshold_percent,omitempty"`
+	Intervals              int32        `protobuf:"varint,10,opt,name=intervals,proto3" json:"intervals,omitempty"` // consecutive intervals above the threshold
+	ProcessCount           uint32       `protobuf:"varint,11,opt,name=process_count,json=processCount,proto3" json:"process_count,omitempty"`
+	TopCpu                 []*Process   `protobuf:"bytes,12,rep,name=top_cpu,json=topCpu,proto3" json:"top_cpu,omitempty"`
+	TopMemory              []*Process   `protobuf:"bytes,13,rep,name=top_memory,json=topMemory,proto3" json:"top_memory,omitempty"`
+	TopIo                  []*Process   `protobuf:"bytes,14,rep,name=top_io,json=topIo,proto3" json:"top_io,omitempty"` // by read+write bytes/s
+	Connections            *Connections `protobuf:"bytes,15,opt,name=connections,proto3" json:"connections,omitempty"`
+	unknownFields          protoimpl.UnknownFields
+	sizeCache              protoimpl.SizeCache
+}
+
+func (x *LoadSnapshot) Reset() {
+	*x = LoadSnapshot{}
+	mi := &file_osprey_agent_v1_agent_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LoadSnapshot) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LoadSnapshot) ProtoMessage() {}
+
+func (x *LoadSnapshot) ProtoReflect() protoreflect.Message {
+	mi := &file_osprey_agent_v1_agent_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LoadSnapshot.ProtoReflect.Descriptor instead.
+func (*LoadSnapshot) Descriptor() ([]byte, []int) {
+	return file_osprey_agent_v1_agent_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *LoadSnapshot) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *LoadSnapshot) GetTriggers() []string {
+	if x != nil {
+		return x.Triggers
+	}
+	return nil
+}
+
+func (x *LoadSnapshot) GetCpuPercent() float64 {
+	if x != nil {
+		return x.CpuPercent
+	}
+	return 0
+}
+
+func (x *LoadSnapshot) GetMemoryPercent() float64 {
+	if x != nil {
+		return x.MemoryPercent
+	}
+	return 0
+}
+
+func (x *LoadSnapshot) GetLoad1() float64 {
+	if x != nil {
+		return x.Load1
+	}
+	return 0
+}
+
+func (x *LoadSnapshot) GetLoad5() float64 {
+	if x != nil {
+		return x.Load5
+	}
+	return 0
+}
+
+func (x *LoadSnapshot) GetLoad15() float64 {
+	if x != nil {
+		return x.Load15
+	}
+	return 0
+}
+
+func (x *LoadSnapshot) GetCpuThresholdPercent() float64 {
+	if x != nil {
+		return x.CpuThresholdPercent
+	}
+	return 0
+}
+
+func (x *LoadSnapshot) GetMemoryThresholdPercent() float64 {
+	if x != nil {
+		return x.MemoryThresholdPercent
+	}
+	return 0
+}
+
+func (x *LoadSnapshot) GetIntervals() int32 {
+	if x != nil {
+		return x.Intervals
+	}
+	return 0
+}
+
+func (x *LoadSnapshot) GetProcessCount() uint32 {
+	if x != nil {
+		return x.ProcessCount
+	}
+	return 0
+}
+
+func (x *LoadSnapshot) GetTopCpu() []*Process {
+	if x != nil {
+		return x.TopCpu
+	}
+	return nil
+}
+
+func (x *LoadSnapshot) GetTopMemory() []*Process {
+	if x != nil {
+		return x.TopMemory
+	}
+	return nil
+}
+
+func (x *LoadSnapshot) GetTopIo() []*Process {
+	if x != nil {
+		return x.TopIo
+	}
+	return nil
+}
+
+func (x *LoadSnapshot) GetConnections() *Connections {
+	if x != nil {
+		return x.Connections
+	}
+	return nil
+}
+
 type Snapshot struct {
 	state        protoimpl.MessageState `protogen:"open.v1"`
 	TimeUnixNano int64                  `protobuf:"varint,1,opt,name=time_unix_nano,json=timeUnixNano,proto3" json:"time_unix_nano,omitempty"`
@@ -454,6 +734,7 @@ type Snapshot struct {
 	//
 	//	*Snapshot_ProcessList
 	//	*Snapshot_Inventory
+	//	*Snapshot_LoadSnapshot
 	//	*Snapshot_JsonBody
 	Body          isSnapshot_Body `protobuf_oneof:"body"`
 	unknownFields protoimpl.UnknownFields
@@ -462,7 +743,7 @@ type Snapshot struct {
 
 func (x *Snapshot) Reset() {
 	*x = Snapshot{}
-	mi := &file_osprey_agent_v1_agent_proto_msgTypes[4]
+	mi := &file_osprey_agent_v1_agent_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -474,7 +755,7 @@ func (x *Snapshot) String() string {
 func (*Snapshot) ProtoMessage() {}
 
 func (x *Snapshot) ProtoReflect() protoreflect.Message {
-	mi := &file_osprey_agent_v1_agent_proto_msgTypes[4]
+	mi := &file_osprey_agent_v1_agent_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -487,7 +768,7 @@ func (x *Snapshot) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Snapshot.ProtoReflect.Descriptor instead.
 func (*Snapshot) Descriptor() ([]byte, []int) {
-	return file_osprey_agent_v1_agent_proto_rawDescGZIP(), []int{4}
+	return file_osprey_agent_v1_agent_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Snapshot) GetTimeUnixNano() int64 {
@@ -529,6 +810,15 @@ func (x *Snapshot) GetInventory() *Inventory {
 	return nil
 }
 
+func (x *Snapshot) GetLoadSnapshot() *LoadSnapshot {
+	if x != nil {
+		if x, ok := x.Body.(*Snapshot_LoadSnapshot); ok {
+			return x.LoadSnapshot
+		}
+	}
+	return nil
+}
+
 func (x *Snapshot) GetJsonBody() []byte {
 	if x != nil {
 		if x, ok := x.Body.(*Snapshot_JsonBody); ok {
@@ -550,6 +840,10 @@ type Snapshot_Inventory struct {
 	Inventory *Inventory `protobuf:"bytes,11,opt,name=inventory,proto3,oneof"`
 }
 
+type Snapshot_LoadSnapshot struct {
+	LoadSnapshot *LoadSnapshot `protobuf:"bytes,12,opt,name=load_snapshot,json=loadSnapshot,proto3,oneof"`
+}
+
 type Snapshot_JsonBody struct {
 	JsonBody []byte `protobuf:"bytes,15,opt,name=json_body,json=jsonBody,proto3,oneof"`
 }
@@ -557,6 +851,8 @@ type Snapshot_JsonBody struct {
 func (*Snapshot_ProcessList) isSnapshot_Body() {}
 
 func (*Snapshot_Inventory) isSnapshot_Body() {}
+
+func (*Snapshot_LoadSnapshot) isSnapshot_Body() {}
 
 func (*Snapshot_JsonBody) isSnapshot_Body() {}
 
@@ -570,7 +866,7 @@ type PushRequest struct {
 
 func (x *PushRequest) Reset() {
 	*x = PushRequest{}
-	mi := &file_osprey_agent_v1_agent_proto_msgTypes[5]
+	mi := &file_osprey_agent_v1_agent_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -582,7 +878,7 @@ func (x *PushRequest) String() string {
 func (*PushRequest) ProtoMessage() {}
 
 func (x *PushRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_osprey_agent_v1_agent_proto_msgTypes[5]
+	mi := &file_osprey_agent_v1_agent_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -595,7 +891,7 @@ func (x *PushRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PushRequest.ProtoReflect.Descriptor instead.
 func (*PushRequest) Descriptor() ([]byte, []int) {
-	return file_osprey_agent_v1_agent_proto_rawDescGZIP(), []int{5}
+	return file_osprey_agent_v1_agent_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *PushRequest) GetAgent() *AgentIdentity {
@@ -623,7 +919,7 @@ type PushResponse struct {
 
 func (x *PushResponse) Reset() {
 	*x = PushResponse{}
-	mi := &file_osprey_agent_v1_agent_proto_msgTypes[6]
+	mi := &file_osprey_agent_v1_agent_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -635,7 +931,7 @@ func (x *PushResponse) String() string {
 func (*PushResponse) ProtoMessage() {}
 
 func (x *PushResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_osprey_agent_v1_agent_proto_msgTypes[6]
+	mi := &file_osprey_agent_v1_agent_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -648,7 +944,7 @@ func (x *PushResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PushResponse.ProtoReflect.Descriptor instead.
 func (*PushResponse) Descriptor() ([]byte, []int) {
-	return file_osprey_agent_v1_agent_proto_rawDescGZIP(), []int{6}
+	return file_osprey_agent_v1_agent_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *PushResponse) GetAccepted() uint32 {
@@ -682,7 +978,7 @@ type RegisterRequest struct {
 
 func (x *RegisterRequest) Reset() {
 	*x = RegisterRequest{}
-	mi := &file_osprey_agent_v1_agent_proto_msgTypes[7]
+	mi := &file_osprey_agent_v1_agent_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -694,7 +990,7 @@ func (x *RegisterRequest) String() string {
 func (*RegisterRequest) ProtoMessage() {}
 
 func (x *RegisterRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_osprey_agent_v1_agent_proto_msgTypes[7]
+	mi := &file_osprey_agent_v1_agent_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -707,7 +1003,7 @@ func (x *RegisterRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterRequest.ProtoReflect.Descriptor instead.
 func (*RegisterRequest) Descriptor() ([]byte, []int) {
-	return file_osprey_agent_v1_agent_proto_rawDescGZIP(), []int{7}
+	return file_osprey_agent_v1_agent_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *RegisterRequest) GetAgent() *AgentIdentity {
@@ -734,7 +1030,7 @@ type RegisterResponse struct {
 
 func (x *RegisterResponse) Reset() {
 	*x = RegisterResponse{}
-	mi := &file_osprey_agent_v1_agent_proto_msgTypes[8]
+	mi := &file_osprey_agent_v1_agent_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -746,7 +1042,7 @@ func (x *RegisterResponse) String() string {
 func (*RegisterResponse) ProtoMessage() {}
 
 func (x *RegisterResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_osprey_agent_v1_agent_proto_msgTypes[8]
+	mi := &file_osprey_agent_v1_agent_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -759,7 +1055,7 @@ func (x *RegisterResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterResponse.ProtoReflect.Descriptor instead.
 func (*RegisterResponse) Descriptor() ([]byte, []int) {
-	return file_osprey_agent_v1_agent_proto_rawDescGZIP(), []int{8}
+	return file_osprey_agent_v1_agent_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *RegisterResponse) GetProject() string {
@@ -824,13 +1120,40 @@ const file_osprey_agent_v1_agent_proto_rawDesc = "" +
 	"\x13create_time_unix_ms\x18\x0e \x01(\x03R\x10createTimeUnixMs\x12\x19\n" +
 	"\bopen_fds\x18\x0f \x01(\x05R\aopenFds\"E\n" +
 	"\vProcessList\x126\n" +
-	"\tprocesses\x18\x01 \x03(\v2\x18.osprey.agent.v1.ProcessR\tprocesses\"\xea\x01\n" +
+	"\tprocesses\x18\x01 \x03(\v2\x18.osprey.agent.v1.ProcessR\tprocesses\"/\n" +
+	"\x05Count\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05count\x18\x02 \x01(\rR\x05count\"\x9d\x01\n" +
+	"\vConnections\x12\x14\n" +
+	"\x05total\x18\x01 \x01(\rR\x05total\x12.\n" +
+	"\x06states\x18\x02 \x03(\v2\x16.osprey.agent.v1.CountR\x06states\x12H\n" +
+	"\x14top_remote_addresses\x18\x03 \x03(\v2\x16.osprey.agent.v1.CountR\x12topRemoteAddresses\"\xdc\x04\n" +
+	"\fLoadSnapshot\x12\x16\n" +
+	"\x06reason\x18\x01 \x01(\tR\x06reason\x12\x1a\n" +
+	"\btriggers\x18\x02 \x03(\tR\btriggers\x12\x1f\n" +
+	"\vcpu_percent\x18\x03 \x01(\x01R\n" +
+	"cpuPercent\x12%\n" +
+	"\x0ememory_percent\x18\x04 \x01(\x01R\rmemoryPercent\x12\x14\n" +
+	"\x05load1\x18\x05 \x01(\x01R\x05load1\x12\x14\n" +
+	"\x05load5\x18\x06 \x01(\x01R\x05load5\x12\x16\n" +
+	"\x06load15\x18\a \x01(\x01R\x06load15\x122\n" +
+	"\x15cpu_threshold_percent\x18\b \x01(\x01R\x13cpuThresholdPercent\x128\n" +
+	"\x18memory_threshold_percent\x18\t \x01(\x01R\x16memoryThresholdPercent\x12\x1c\n" +
+	"\tintervals\x18\n" +
+	" \x01(\x05R\tintervals\x12#\n" +
+	"\rprocess_count\x18\v \x01(\rR\fprocessCount\x121\n" +
+	"\atop_cpu\x18\f \x03(\v2\x18.osprey.agent.v1.ProcessR\x06topCpu\x127\n" +
+	"\n" +
+	"top_memory\x18\r \x03(\v2\x18.osprey.agent.v1.ProcessR\ttopMemory\x12/\n" +
+	"\x06top_io\x18\x0e \x03(\v2\x18.osprey.agent.v1.ProcessR\x05topIo\x12>\n" +
+	"\vconnections\x18\x0f \x01(\v2\x1c.osprey.agent.v1.ConnectionsR\vconnections\"\xb0\x02\n" +
 	"\bSnapshot\x12$\n" +
 	"\x0etime_unix_nano\x18\x01 \x01(\x03R\ftimeUnixNano\x12\x12\n" +
 	"\x04type\x18\x02 \x01(\tR\x04type\x12A\n" +
 	"\fprocess_list\x18\n" +
 	" \x01(\v2\x1c.osprey.agent.v1.ProcessListH\x00R\vprocessList\x12:\n" +
-	"\tinventory\x18\v \x01(\v2\x1a.osprey.agent.v1.InventoryH\x00R\tinventory\x12\x1d\n" +
+	"\tinventory\x18\v \x01(\v2\x1a.osprey.agent.v1.InventoryH\x00R\tinventory\x12D\n" +
+	"\rload_snapshot\x18\f \x01(\v2\x1d.osprey.agent.v1.LoadSnapshotH\x00R\floadSnapshot\x12\x1d\n" +
 	"\tjson_body\x18\x0f \x01(\fH\x00R\bjsonBodyB\x06\n" +
 	"\x04body\"|\n" +
 	"\vPushRequest\x124\n" +
@@ -862,37 +1185,47 @@ func file_osprey_agent_v1_agent_proto_rawDescGZIP() []byte {
 	return file_osprey_agent_v1_agent_proto_rawDescData
 }
 
-var file_osprey_agent_v1_agent_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
+var file_osprey_agent_v1_agent_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
 var file_osprey_agent_v1_agent_proto_goTypes = []any{
 	(*AgentIdentity)(nil),    // 0: osprey.agent.v1.AgentIdentity
 	(*Inventory)(nil),        // 1: osprey.agent.v1.Inventory
 	(*Process)(nil),          // 2: osprey.agent.v1.Process
 	(*ProcessList)(nil),      // 3: osprey.agent.v1.ProcessList
-	(*Snapshot)(nil),         // 4: osprey.agent.v1.Snapshot
-	(*PushRequest)(nil),      // 5: osprey.agent.v1.PushRequest
-	(*PushResponse)(nil),     // 6: osprey.agent.v1.PushResponse
-	(*RegisterRequest)(nil),  // 7: osprey.agent.v1.RegisterRequest
-	(*RegisterResponse)(nil), // 8: osprey.agent.v1.RegisterResponse
-	nil,                      // 9: osprey.agent.v1.AgentIdentity.LabelsEntry
+	(*Count)(nil),            // 4: osprey.agent.v1.Count
+	(*Connections)(nil),      // 5: osprey.agent.v1.Connections
+	(*LoadSnapshot)(nil),     // 6: osprey.agent.v1.LoadSnapshot
+	(*Snapshot)(nil),         // 7: osprey.agent.v1.Snapshot
+	(*PushRequest)(nil),      // 8: osprey.agent.v1.PushRequest
+	(*PushResponse)(nil),     // 9: osprey.agent.v1.PushResponse
+	(*RegisterRequest)(nil),  // 10: osprey.agent.v1.RegisterRequest
+	(*RegisterResponse)(nil), // 11: osprey.agent.v1.RegisterResponse
+	nil,                      // 12: osprey.agent.v1.AgentIdentity.LabelsEntry
 }
 var file_osprey_agent_v1_agent_proto_depIdxs = []int32{
-	9,  // 0: osprey.agent.v1.AgentIdentity.labels:type_name -> osprey.agent.v1.AgentIdentity.LabelsEntry
+	12, // 0: osprey.agent.v1.AgentIdentity.labels:type_name -> osprey.agent.v1.AgentIdentity.LabelsEntry
 	2,  // 1: osprey.agent.v1.ProcessList.processes:type_name -> osprey.agent.v1.Process
-	3,  // 2: osprey.agent.v1.Snapshot.process_list:type_name -> osprey.agent.v1.ProcessList
-	1,  // 3: osprey.agent.v1.Snapshot.inventory:type_name -> osprey.agent.v1.Inventory
-	0,  // 4: osprey.agent.v1.PushRequest.agent:type_name -> osprey.agent.v1.AgentIdentity
-	4,  // 5: osprey.agent.v1.PushRequest.snapshots:type_name -> osprey.agent.v1.Snapshot
-	0,  // 6: osprey.agent.v1.RegisterRequest.agent:type_name -> osprey.agent.v1.AgentIdentity
-	1,  // 7: osprey.agent.v1.RegisterRequest.inventory:type_name -> osprey.agent.v1.Inventory
-	7,  // 8: osprey.agent.v1.AgentService.Register:input_type -> osprey.agent.v1.RegisterRequest
-	5,  // 9: osprey.agent.v1.AgentService.Push:input_type -> osprey.agent.v1.PushRequest
-	8,  // 10: osprey.agent.v1.AgentService.Register:output_type -> osprey.agent.v1.RegisterResponse
-	6,  // 11: osprey.agent.v1.AgentService.Push:output_type -> osprey.agent.v1.PushResponse
-	10, // [10:12] is the sub-list for method output_type
-	8,  // [8:10] is the sub-list for method input_type
-	8,  // [8:8] is the sub-list for extension type_name
-	8,  // [8:8] is the sub-list for extension extendee
-	0,  // [0:8] is the sub-list for field type_name
+	4,  // 2: osprey.agent.v1.Connections.states:type_name -> osprey.agent.v1.Count
+	4,  // 3: osprey.agent.v1.Connections.top_remote_addresses:type_name -> osprey.agent.v1.Count
+	2,  // 4: osprey.agent.v1.LoadSnapshot.top_cpu:type_name -> osprey.agent.v1.Process
+	2,  // 5: osprey.agent.v1.LoadSnapshot.top_memory:type_name -> osprey.agent.v1.Process
+	2,  // 6: osprey.agent.v1.LoadSnapshot.top_io:type_name -> osprey.agent.v1.Process
+	5,  // 7: osprey.agent.v1.LoadSnapshot.connections:type_name -> osprey.agent.v1.Connections
+	3,  // 8: osprey.agent.v1.Snapshot.process_list:type_name -> osprey.agent.v1.ProcessList
+	1,  // 9: osprey.agent.v1.Snapshot.inventory:type_name -> osprey.agent.v1.Inventory
+	6,  // 10: osprey.agent.v1.Snapshot.load_snapshot:type_name -> osprey.agent.v1.LoadSnapshot
+	0,  // 11: osprey.agent.v1.PushRequest.agent:type_name -> osprey.agent.v1.AgentIdentity
+	7,  // 12: osprey.agent.v1.PushRequest.snapshots:type_name -> osprey.agent.v1.Snapshot
+	0,  // 13: osprey.agent.v1.RegisterRequest.agent:type_name -> osprey.agent.v1.AgentIdentity
+	1,  // 14: osprey.agent.v1.RegisterRequest.inventory:type_name -> osprey.agent.v1.Inventory
+	10, // 15: osprey.agent.v1.AgentService.Register:input_type -> osprey.agent.v1.RegisterRequest
+	8,  // 16: osprey.agent.v1.AgentService.Push:input_type -> osprey.agent.v1.PushRequest
+	11, // 17: osprey.agent.v1.AgentService.Register:output_type -> osprey.agent.v1.RegisterResponse
+	9,  // 18: osprey.agent.v1.AgentService.Push:output_type -> osprey.agent.v1.PushResponse
+	17, // [17:19] is the sub-list for method output_type
+	15, // [15:17] is the sub-list for method input_type
+	15, // [15:15] is the sub-list for extension type_name
+	15, // [15:15] is the sub-list for extension extendee
+	0,  // [0:15] is the sub-list for field type_name
 }
 
 func init() { file_osprey_agent_v1_agent_proto_init() }
@@ -900,9 +1233,10 @@ func file_osprey_agent_v1_agent_proto_init() {
 	if File_osprey_agent_v1_agent_proto != nil {
 		return
 	}
-	file_osprey_agent_v1_agent_proto_msgTypes[4].OneofWrappers = []any{
+	file_osprey_agent_v1_agent_proto_msgTypes[7].OneofWrappers = []any{
 		(*Snapshot_ProcessList)(nil),
 		(*Snapshot_Inventory)(nil),
+		(*Snapshot_LoadSnapshot)(nil),
 		(*Snapshot_JsonBody)(nil),
 	}
 	type x struct{}
@@ -911,7 +1245,7 @@ func file_osprey_agent_v1_agent_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_osprey_agent_v1_agent_proto_rawDesc), len(file_osprey_agent_v1_agent_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   10,
+			NumMessages:   13,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
