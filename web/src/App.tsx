@@ -1,0 +1,100 @@
+import { lazy, Suspense, useCallback, useEffect, useMemo, useState } from 'react';
+import * as API from './api';
+import { AppCtx, navigate, useLocation, useTicker, type Range } from './state';
+import { Layout } from './components/Layout';
+import { Login } from './pages/Login';
+import { Coming, products } from './pages/Coming';
+
+const Board = lazy(() => import('./pages/Board'));
+const ServerList = lazy(() => import('./pages/ServerList'));
+const ServerDetail = lazy(() => import('./pages/ServerDetail'));
+const Snapshot = lazy(() => import('./pages/Snapshot'));
+
+// initialRange reads ?range=SECONDS (a live window) or ?from=&to= (unix
+// seconds) so a link can carry its time range; default: live 15 minutes.
+function initialRange(): Range {
+  const q = new URLSearchParams(location.search);
+  const from = Number(q.get('from')); const to = Number(q.get('to'));
+  if (from > 0 && to > from) return { live: false, start: from, end: to };
+  const span = Number(q.get('range'));
+  return { live: true, span: span >= 60 && span <= 30 * 86400 ? span : 900 };
+}
+
+export function App() {
+  const loc = useLocation();
+  const [me, setMe] = useState<API.Me | null>(null);
+  const [checked, setChecked] = useState(false);
+  const [project, setProjectState] = useState(API.getProject());
+  const [range, setRange] = useState<Range>(initialRange);
+  const [paused, setPaused] = useState(false);
+  const [theme, setThemeState] = useState<'dark' | 'light'>((document.documentElement.dataset.theme as 'dark' | 'light') || 'dark');
+  const live = range.live && !paused && !!me;
+  const [now, refresh] = useTicker(live);
+
+  const signedIn = useCallback((m: API.Me) => {
+    API.setCsrf(m.csrfToken);
+    const names = m.projects.map((p) => p.project.name);
+    if (names.length && !names.includes(API.getProject())) { API.setProject(names[0]); setProjectState(names[0]); }
+    setMe(m);
+  }, []);
+
+  useEffect(() => {
+    API.setUnauthorizedHandler(() => setMe(null));
+    API.me().then(signedIn, () => {}).finally(() => setChecked(true));
+  }, [signedIn]);
+
+  const setTheme = useCallback((t: 'dark' | 'light') => {
+    document.documentElement.dataset.theme = t;
+    localStorage.setItem('osprey.theme', t);
+    setThemeState(t);
+  }, []);
+
+  const ctx = useMemo(() => ({
+    me, project, range, now, paused, theme, setTheme, setPaused, refresh,
+    setRange: (r: Range) => { setRange(r); refresh(); },
+    setProject: (p: string) => { API.setProject(p); setProjectState(p); refresh(); },
+    signOut: () => { API.logout().catch(() => {}).finally(() => { setMe(null); navigate('/login'); }); },
+  }), [me, project, range, now, paused, theme, setTheme, refresh]);
+
+  if (!checked) return <div className="boot" />;
+  if (!me) {
+    return (
+      <AppCtx.Provider value={ctx}>
+        <Login onSignedIn={(m) => { signedIn(m); if (location.pathname === '/login') navigate('/servers', true); }} />
+      </AppCtx.Provider>
+    );
+  }
+  const path = loc.split('?')[0];
+  if (path === '/' || path === '/login') { queueMicrotask(() => navigate('/servers', true)); }
+  return (
+    <AppCtx.Provider value={ctx}>
+      <Layout path={path}>
+        <Suspense fallback={<div className="page-loading">Loading…</div>}>
+          <Route path={path} search={loc.slice(path.length)} />
+        </Suspense>
+      </Layout>
+    </AppCtx.Provider>
+  );
+}
+
+const titles: [RegExp, string][] = [
+  [/^\/servers\/list$/, 'Servers'], [/^\/servers\/[^/]+\/snapshots\//, 'Load snapshot'], [/^\/servers\/[^/]+$/, 'Server'], [/^\/servers$/, 'Resource board'],
+];
+function Route({ path, search }: { path: string; search: string }) {
+  let m: RegExpMatchArray | null;
+  const t = titles.find(([re]) => re.test(path))?.[1] ?? products.find((x) => x.path === path)?.title;
+  document.title = t ? `${t} · Osprey` : 'Osprey';
+  if (path === '/servers' || path === '/' || path === '/login') return <Board />;
+  if (path === '/servers/list') return <ServerList key={search} />;
+  if ((m = path.match(/^\/servers\/([^/]+)\/snapshots\/([^/]+)$/))) return <Snapshot id={decodeURIComponent(m[1])} time={decodeURIComponent(m[2])} />;
+  if ((m = path.match(/^\/servers\/([^/]+)$/))) return <ServerDetail key={m[1]} id={decodeURIComponent(m[1])} />;
+  const p = products.find((x) => x.path === path);
+  if (p) return <Coming product={p} />;
+  return (
+    <div className="empty-page">
+      <h2>Page not found</h2>
+      <p>There is nothing at <code>{path}</code>.</p>
+      <a href="/servers" onClick={(e) => { e.preventDefault(); navigate('/servers'); }}>Go to the server overview</a>
+    </div>
+  );
+}
