@@ -81,6 +81,8 @@ export interface LoadSnapshot {
 export interface SnapshotRef { time: string; reason: string; trigger?: string; cpu: number | null; memory: number | null }
 
 export const servers = () => api<{ servers: Server[] }>('/api/v1/servers').then((d) => d.servers || []);
+// One server: the detail pages refresh it every 5 s without fetching the fleet.
+export const server = (id: string) => api<Server>(`/api/v1/servers/${encodeURIComponent(id)}`);
 export const overview = () => api<Overview>('/api/v1/servers/overview');
 export const topServers = (by: string, limit = 5) => api<TopServer[]>('/api/v1/servers/top', { by, limit });
 export const topProcesses = (by: string, limit = 5) => api<TopProcess[]>('/api/v1/servers/top-processes', { by, limit });

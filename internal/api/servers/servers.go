@@ -62,6 +62,7 @@ func NewHandler(tr *agentstate.Tracker, ms *metric.Store, es *event.Store, proje
 	mux.HandleFunc("GET /api/v1/servers/top", h.top)
 	mux.HandleFunc("GET /api/v1/servers/top-processes", h.topProcesses)
 	mux.HandleFunc("GET /api/v1/servers/cpu-map", h.cpuMap)
+	mux.HandleFunc("GET /api/v1/servers/{id}", h.one)
 	mux.HandleFunc("GET /api/v1/servers/{id}/processes", h.processes)
 	mux.HandleFunc("GET /api/v1/servers/{id}/snapshots", h.snapshots)
 	mux.HandleFunc("GET /api/v1/servers/{id}/snapshots/{time}", h.snapshot)
@@ -152,6 +153,29 @@ func (h *handler) list(w http.ResponseWriter, r *http.Request) {
 	body := listBody(h.tr.Hosts(project, KindHost, h.now()))
 	w.Header().Set("Content-Type", "application/json")
 	_, _ = w.Write(body)
+}
+
+// one answers for a single server, so that a detail page refreshing every
+// 5 s does not fetch the whole fleet.
+func (h *handler) one(w http.ResponseWriter, r *http.Request) {
+	project, ok := h.auth(w, r)
+	if !ok {
+		return
+	}
+	id := r.PathValue("id")
+	hosts := h.tr.Hosts(project, KindHost, h.now())
+	for i := range hosts {
+		if hosts[i].ID != id {
+			continue
+		}
+		var bt time.Time
+		s := toServer(&hosts[i], &bt)
+		b := append([]byte(`{"status":"success","data":`), appendServer(nil, &s)...)
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(append(b, "}\n"...))
+		return
+	}
+	envelope.WriteError(w, http.StatusNotFound, "not_found", "no server "+id)
 }
 
 type avgMax struct {

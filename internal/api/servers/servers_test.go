@@ -634,3 +634,28 @@ func TestListJSONMatchesEncodingJSON(t *testing.T) {
 		}
 	}
 }
+
+func TestOneServerMatchesTheList(t *testing.T) {
+	f := newFixture(t)
+	var list struct {
+		Servers []serverOut `json:"servers"`
+	}
+	f.get(t, "/api/v1/servers", nil, &list)
+	for _, want := range list.Servers {
+		var got serverOut
+		if code := f.get(t, "/api/v1/servers/"+want.ID, nil, &got); code != http.StatusOK {
+			t.Fatalf("%s: status %d", want.ID, code)
+		}
+		if got.ID != want.ID || got.Name != want.Name || got.Active != want.Active || got.Cores != want.Cores || got.Processes != want.Processes {
+			t.Errorf("/servers/%s = %+v, list has %+v", want.ID, got, want)
+		}
+	}
+	if code := f.get(t, "/api/v1/servers/no-such-host", nil, nil); code != http.StatusNotFound {
+		t.Errorf("unknown server: %d, want 404", code)
+	}
+	// Fixed paths still win over {id}.
+	var o overviewOut
+	if code := f.get(t, "/api/v1/servers/overview", nil, &o); code != http.StatusOK || o.Total != 3 {
+		t.Errorf("overview after adding {id}: %d %+v", code, o)
+	}
+}

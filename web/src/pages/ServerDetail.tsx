@@ -53,7 +53,7 @@ export default function ServerDetail({ id }: { id: string }) {
   const [at, setAt] = useState<number | null>(null); // process list moment; null = latest
   const [tab, setTab] = useState<'procs' | 'snaps'>('procs');
 
-  const srv = useData(() => API.servers().then((l) => l.find((s) => s.id === id) || null), [app.now, app.project, id]);
+  const srv = useData(() => API.server(id).catch((e) => { if (e instanceof API.ApiError && e.status === 404) return null; throw e; }), [app.now, app.project, id]);
   const series = useData(() => Promise.all(charts.map((c) =>
     API.queryRange(c.query(sel, win), start, end, step).then((res) => {
       const out = res.map((r): Series => {

@@ -9,7 +9,7 @@ import { normalize, type Proc } from '../procs';
 export default function Snapshot({ id, time }: { id: string; time: string }) {
   const app = useApp();
   const snap = useData(() => API.snapshot(id, time), [id, time, app.project]);
-  const srv = useData(() => API.servers().then((l) => l.find((s) => s.id === id) || null), [id, app.project]);
+  const srv = useData(() => API.server(id).catch((e) => { if (e instanceof API.ApiError && e.status === 404) return null; throw e; }), [id, app.project]);
   const s = snap.data;
   const mem = srv.data?.memoryBytes || 0;
   const back = `/servers/${encodeURIComponent(id)}`;
