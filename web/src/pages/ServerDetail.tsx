@@ -13,6 +13,8 @@ const fmtNum = (v: number) => num(v);
 const fmtBytes = (v: number) => bytes(v);
 const fmtRate = (v: number) => rate(v);
 const fmtInt = (v: number) => int(v);
+const fmtPerSec = (v: number) => `${num(v)}/s`;
+const fmtMs = (v: number) => `${v < 10 ? v.toFixed(2) : v.toFixed(0)} ms`;
 
 interface ChartDef { key: string; title: string; query(sel: string, w: string): string; name(m: Record<string, string>): string; fmt(v: number): string; stack?: boolean; max?: number; floor?: number; colors?: Record<string, string> }
 // Fixed colours (and stacking order) for the well-known states.
@@ -22,12 +24,18 @@ const swapColors = { used: '--c3', free: '--c6' };
 const loadColors = { '1m': '--c1', '5m': '--c2', '15m': '--c3' };
 const charts: ChartDef[] = [
   { key: 'cpu', title: 'CPU by state', query: (s) => `100 * sum by (state) (system_cpu_utilization_ratio{${s},cpu="",state!="idle"})`, name: (m) => m.state, fmt: fmtPct, stack: true, max: 100, colors: cpuColors },
+  { key: 'cores', title: 'CPU per core (busy)', query: (s) => `100 * (1 - max by (cpu) (system_cpu_utilization_ratio{${s},cpu!="",state="idle"}))`, name: (m) => m.cpu, fmt: fmtPct, max: 100 },
   { key: 'load', title: 'Load average', query: (s) => `{__name__=~"system_cpu_load_average_(1m|5m|15m)",${s}}`, name: (m) => m.__name__.replace('system_cpu_load_average_', ''), fmt: fmtNum, floor: 1, colors: loadColors },
   { key: 'memory', title: 'Memory', query: (s) => `sum by (state) (system_memory_usage_bytes{${s}})`, name: (m) => m.state, fmt: fmtBytes, stack: true, floor: 1 << 20, colors: memColors },
   { key: 'swap', title: 'Swap', query: (s) => `sum by (state) (system_paging_usage_bytes{${s}})`, name: (m) => m.state, fmt: fmtBytes, stack: true, floor: 1 << 20, colors: swapColors },
   { key: 'disk', title: 'Disk usage per mount', query: (s) => `100 * max by (mountpoint) (system_filesystem_utilization_ratio{${s}})`, name: (m) => m.mountpoint, fmt: fmtPct, max: 100 },
   { key: 'diskio', title: 'Disk IO', query: (s, w) => `sum by (direction) (rate(system_disk_io_bytes_total{${s}}[${w}]))`, name: (m) => m.direction, fmt: fmtRate, floor: 1024 },
+  { key: 'iops', title: 'Disk IOPS', query: (s, w) => `sum by (direction) (rate(system_disk_operations_total{${s}}[${w}]))`, name: (m) => m.direction, fmt: fmtPerSec, floor: 1 },
+  { key: 'disklatency', title: 'Disk latency (per operation)', query: (s, w) => `1000 * sum by (direction) (rate(system_disk_operation_time_seconds_total{${s}}[${w}])) / sum by (direction) (rate(system_disk_operations_total{${s}}[${w}]))`, name: (m) => m.direction, fmt: fmtMs, floor: 1 },
+  { key: 'diskbusy', title: 'Disk busy per device', query: (s, w) => `100 * max by (device) (rate(system_disk_io_time_seconds_total{${s}}[${w}]))`, name: (m) => m.device, fmt: fmtPct, max: 100 },
   { key: 'net', title: 'Network per interface', query: (s, w) => `sum by (device, direction) (rate(system_network_io_bytes_total{${s},device!="lo"}[${w}]))`, name: (m) => `${m.device} ${m.direction === 'receive' ? 'in' : m.direction === 'transmit' ? 'out' : m.direction}`, fmt: fmtRate, floor: 1024 },
+  { key: 'packets', title: 'Packets per interface', query: (s, w) => `sum by (device, direction) (rate(system_network_packets_total{${s},device!="lo"}[${w}]))`, name: (m) => `${m.device} ${m.direction === 'receive' ? 'in' : m.direction === 'transmit' ? 'out' : m.direction}`, fmt: fmtPerSec, floor: 1 },
+  { key: 'neterrors', title: 'Network errors and drops', query: (s, w) => `label_replace(sum by (device) (rate(system_network_errors_total{${s},device!="lo"}[${w}])), "kind", "errors", "", "") or label_replace(sum by (device) (rate(system_network_dropped_total{${s},device!="lo"}[${w}])), "kind", "drops", "", "")`, name: (m) => `${m.device} ${m.kind}`, fmt: fmtPerSec, floor: 1 },
   { key: 'procs', title: 'Processes', query: (s) => `sum by (status) (system_processes_count{${s}})`, name: (m) => m.status || 'processes', fmt: fmtInt, stack: true, floor: 5 },
 ];
 
