@@ -3,7 +3,7 @@ GO        ?= go
 GOBIN     ?= $(shell $(GO) env GOPATH)/bin
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -s -w -X main.version=$(VERSION)
-STATICCHECK_VERSION ?= 2026.1
+STATICCHECK_VERSION ?= v0.8.2
 
 .PHONY: all build run test test-short lint fmt-check vet staticcheck bench bench-agent proto clean
 
