@@ -12,6 +12,7 @@ import (
 
 	"github.com/osprey-monitoring/osprey/internal/loadgen"
 	"github.com/osprey-monitoring/osprey/internal/meta"
+	"github.com/osprey-monitoring/osprey/internal/server"
 )
 
 // The admin commands work on the metadata database directly; SQLite's WAL
@@ -95,7 +96,7 @@ func runProject(ctx context.Context, args []string, out io.Writer) error {
 		}
 		// Keep `osprey up`'s local agent working after a rotation.
 		if pos[1] == meta.DefaultProject {
-			lk := filepath.Join(*dataDir, localKeyFile)
+			lk := filepath.Join(*dataDir, server.LocalAgentKeyFile)
 			if _, err := os.Stat(lk); err == nil {
 				if err := os.WriteFile(lk, []byte(k+"\n"), 0o600); err != nil {
 					return fmt.Errorf("update %s: %w", lk, err)

@@ -16,11 +16,6 @@ import (
 	"github.com/osprey-monitoring/osprey/internal/server"
 )
 
-// localKeyFile keeps the default project's key for `osprey up`'s local
-// agent: the metadata database only has its hash, and a restart must find
-// the key again. Mode 0600, inside the data directory.
-const localKeyFile = "local-agent.key"
-
 func runServer(ctx context.Context, args []string, stdout, stderr io.Writer, withAgent bool) error {
 	name := "server"
 	if withAgent {
@@ -102,7 +97,7 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer, wit
 // localAgentKey returns the key the local agent uses: the one just created
 // (saved for later starts) or the one saved by an earlier start.
 func localAgentKey(dataDir, fresh string) (string, error) {
-	path := filepath.Join(dataDir, localKeyFile)
+	path := filepath.Join(dataDir, server.LocalAgentKeyFile)
 	if fresh != "" {
 		if err := os.WriteFile(path, []byte(fresh+"\n"), 0o600); err != nil {
 			return "", fmt.Errorf("save local agent key: %w", err)

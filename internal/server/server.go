@@ -25,6 +25,7 @@ import (
 	"google.golang.org/grpc/credentials"
 
 	"github.com/osprey-monitoring/osprey/internal/agentstate"
+	"github.com/osprey-monitoring/osprey/internal/api/envelope"
 	"github.com/osprey-monitoring/osprey/internal/api/events"
 	"github.com/osprey-monitoring/osprey/internal/api/prom"
 	"github.com/osprey-monitoring/osprey/internal/api/servers"
@@ -38,6 +39,10 @@ import (
 	"github.com/osprey-monitoring/osprey/internal/store/metric"
 	"github.com/osprey-monitoring/osprey/internal/webui"
 )
+
+// LocalAgentKeyFile, in the data directory, keeps the default project's key
+// for `osprey up`'s local agent: the metadata database only has its hash.
+const LocalAgentKeyFile = "local-agent.key"
 
 // Server is one running collection server.
 type Server struct {
@@ -303,6 +308,7 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("/api/v1/servers/", srvH)
 	mux.Handle("GET /api/v1/agents", s.auth.Require(http.HandlerFunc(s.handleAgents)))
 	mux.Handle("GET /api/v1/live", s.auth.Require(http.HandlerFunc(s.handleLive)))
+	mux.Handle("POST /api/v1/project/key", s.auth.Require(http.HandlerFunc(s.handleNewKey)))
 	mux.Handle("/", webui.Handler())
 	return mux
 }
@@ -329,6 +335,44 @@ func (s *Server) handleAgents(w http.ResponseWriter, r *http.Request) {
 	_ = json.NewEncoder(w).Encode(map[string]any{"status": "success", "data": map[string]any{
 		"agents": agents, "total": len(agents), "active": active, "inactive": len(agents) - active,
 	}})
+}
+
+// handleNewKey gives the current project a new access key and answers it
+// once, with the agent command to use it. Only an owner may, and only while
+// no agent of the project is active: rotating would cut those agents off
+// (`osprey project rotate-key` is the tool for that, on the server host).
+// The UI offers it in the empty state, where the key is what is missing.
+func (s *Server) handleNewKey(w http.ResponseWriter, r *http.Request) {
+	id, _ := authn.From(r.Context())
+	if id.Role != meta.RoleOwner {
+		envelope.WriteError(w, http.StatusForbidden, "forbidden", "only a project owner can make a new access key")
+		return
+	}
+	for _, a := range s.agents.List(id.Project.ID, time.Now()) {
+		if a.Active {
+			envelope.WriteError(w, http.StatusConflict, "conflict",
+				"agents of this project are connected; rotate the key on the server host with `osprey project rotate-key "+id.Project.Name+"` and give them the new one")
+			return
+		}
+	}
+	key, err := s.Meta.RotateKey(r.Context(), id.Project.Name, "")
+	if err != nil {
+		envelope.WriteError(w, http.StatusInternalServerError, "internal", err.Error())
+		return
+	}
+	if id.Project.Name == meta.DefaultProject {
+		// Keep `osprey up`'s local agent working across its next start.
+		lk := filepath.Join(s.cfg.DataDir, LocalAgentKeyFile)
+		if _, err := os.Stat(lk); err == nil {
+			if err := os.WriteFile(lk, []byte(key+"\n"), 0o600); err != nil {
+				s.log.Error("update local agent key", "file", lk, "err", err)
+			}
+		}
+	}
+	_, grpcAddr, _ := s.Addrs()
+	_, port, _ := net.SplitHostPort(grpcAddr)
+	s.log.Info("project key rotated from the UI", "project", id.Project.Name, "user", id.User.Name)
+	envelope.WriteData(w, map[string]any{"key": key, "grpcPort": port})
 }
 
 // Close stops listening, drains ingest, and closes the stores. Everything

@@ -168,6 +168,12 @@ test('an empty project says how to connect the first agent', { skip: !EMPTY_PROJ
   assert.match(text, /osprey-agent --server .*:4317 --key KEY/);
   assert.match(text, new RegExp(`osprey project rotate-key ${EMPTY_PROJECT}`));
   await shot(page, 'empty-state');
+  // An owner can make a new key there and gets the exact command with it.
+  page.once('dialog', (d) => d.accept());
+  await page.click('[data-testid=new-key]');
+  await page.waitForSelector('[data-testid=agent-command]');
+  const cmd = await page.textContent('[data-testid=agent-command]');
+  assert.match(cmd, /osprey-agent --server \S+:\d+ --key osp_[a-z0-9]{20,}/);
   await page.click('[data-testid=project-switcher]');
   await page.click('.menu-item:has-text("default")');
   await page.waitForSelector('[data-testid=board]');

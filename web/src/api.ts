@@ -47,6 +47,8 @@ export async function api<T>(path: string, params?: Record<string, string | numb
 export const login = (user: string, password: string) =>
   api<Me>('/api/v1/login', undefined, { method: 'POST', body: JSON.stringify({ user, password }) });
 export const logout = () => api<void>('/api/v1/logout', undefined, { method: 'POST' });
+// A new access key for the current project (owners, and only while no agent is connected).
+export const newProjectKey = () => api<{ key: string; grpcPort: string }>('/api/v1/project/key', undefined, { method: 'POST', body: '{}' });
 export const me = () => api<Me>('/api/v1/me');
 
 // ---- server monitoring ----

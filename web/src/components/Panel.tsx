@@ -1,5 +1,7 @@
-import type { ReactNode } from 'react';
+import { useState, type ReactNode } from 'react';
+import * as API from '../api';
 import { level } from '../format';
+import { useApp } from '../state';
 
 export function Panel({ title, extra, children, className = '', testid }: { title: ReactNode; extra?: ReactNode; children: ReactNode; className?: string; testid?: string }) {
   return (
@@ -23,6 +25,15 @@ export function ErrorBanner({ error }: { error: string | null }) {
 // ConnectAgent says how to get the first server in, with the exact command.
 export function ConnectAgent({ project }: { project: string }) {
   const host = location.hostname || 'SERVER';
+  const app = useApp();
+  const owner = (app.me?.projects || []).find((p) => p.project.name === project)?.role === 'owner';
+  const [made, setMade] = useState<{ key: string; grpcPort: string } | null>(null);
+  const [err, setErr] = useState<string | null>(null);
+  const newKey = () => {
+    if (!confirm(`Make a new access key for “${project}”? Its old key stops working.`)) return;
+    setErr(null);
+    API.newProjectKey().then(setMade, (e) => setErr(e.message));
+  };
   return (
     <div className="empty-state" data-testid="empty-state">
       <div className="empty-illustration" aria-hidden="true">
@@ -30,7 +41,16 @@ export function ConnectAgent({ project }: { project: string }) {
       </div>
       <h2>No servers in project “{project}” yet</h2>
       <p>Install <code>osprey-agent</code> on each server you want to watch and start it with the project's access key. The server appears here within seconds, with its CPU, memory, disks, network and processes.</p>
-      <pre className="cmd"><span className="muted">$</span> osprey-agent --server {host}:4317 --key KEY</pre>
+      {made ? (
+        <>
+          <pre className="cmd" data-testid="agent-command"><span className="muted">$</span> osprey-agent --server {host}:{made.grpcPort || '4317'} --key {made.key}</pre>
+          <p className="muted">This key is shown once: copy the command now. Any agent still using the old key must be given the new one.</p>
+        </>
+      ) : (
+        <pre className="cmd"><span className="muted">$</span> osprey-agent --server {host}:4317 --key KEY</pre>
+      )}
+      {owner && !made && <p><button className="btn" data-testid="new-key" onClick={newKey}>Make a new key and show the exact command</button></p>}
+      <ErrorBanner error={err} />
       <ul className="empty-notes">
         <li><b>Where is the key?</b> It is shown once, when the project is created: for <code>default</code> the server printed it at its first start (“default project key” at the top of its first log); for other projects <code>osprey project create NAME</code> printed it. Osprey keeps only a hash, so it cannot be read back.</li>
         <li><b>Lost it?</b> Make a new one on the server host with <code>osprey project rotate-key {project}</code> (agents using the old key must then be given the new one).</li>
