@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -46,6 +47,24 @@ func ParseTime(s string, now time.Time) (time.Time, error) {
 		return t, nil
 	}
 	return time.Time{}, fmt.Errorf("cannot parse %q: want RFC3339, unix seconds or a relative time like -15m", s)
+}
+
+// ParseRange reads the "start" and "end" parameters: end defaults to now,
+// start to end minus def. Whether start may equal end is the caller's rule.
+func ParseRange(v url.Values, now time.Time, def time.Duration) (start, end time.Time, err error) {
+	end = now
+	if s := v.Get("end"); s != "" {
+		if end, err = ParseTime(s, now); err != nil {
+			return start, end, fmt.Errorf("invalid end: %w", err)
+		}
+	}
+	start = end.Add(-def)
+	if s := v.Get("start"); s != "" {
+		if start, err = ParseTime(s, now); err != nil {
+			return start, end, fmt.Errorf("invalid start: %w", err)
+		}
+	}
+	return start, end, nil
 }
 
 // WriteStoreError answers for an error from a store query.

@@ -1,6 +1,8 @@
 package envelope
 
 import (
+	"net/url"
+	"strings"
 	"testing"
 	"time"
 )
@@ -24,6 +26,33 @@ func TestParseTime(t *testing.T) {
 	for _, bad := range []string{"+1h", "yesterday", "-1x", "1e20", "NaN"} {
 		if _, err := ParseTime(bad, now); err == nil {
 			t.Errorf("ParseTime(%q) accepted", bad)
+		}
+	}
+}
+
+func TestParseRange(t *testing.T) {
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	tests := []struct {
+		q          url.Values
+		start, end time.Time
+		err        string
+	}{
+		{url.Values{}, now.Add(-time.Hour), now, ""},
+		{url.Values{"start": {"-15m"}}, now.Add(-15 * time.Minute), now, ""},
+		{url.Values{"end": {"-1h"}}, now.Add(-2 * time.Hour), now.Add(-time.Hour), ""},
+		{url.Values{"end": {"soon"}}, time.Time{}, time.Time{}, "invalid end"},
+		{url.Values{"start": {"soon"}}, time.Time{}, time.Time{}, "invalid start"},
+	}
+	for _, tc := range tests {
+		start, end, err := ParseRange(tc.q, now, time.Hour)
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("%v: err %v, want %q", tc.q, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || !start.Equal(tc.start) || !end.Equal(tc.end) {
+			t.Errorf("%v: %v..%v %v, want %v..%v", tc.q, start, end, err, tc.start, tc.end)
 		}
 	}
 }

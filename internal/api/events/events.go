@@ -177,17 +177,8 @@ func (h *handler) parseQuery(r *http.Request, defRange time.Duration) (event.Que
 	now := h.now()
 	var q event.Query
 	var err error
-	q.End = now
-	if s := v.Get("end"); s != "" {
-		if q.End, err = envelope.ParseTime(s, now); err != nil {
-			return q, fmt.Errorf("invalid end: %w", err)
-		}
-	}
-	q.Start = q.End.Add(-defRange)
-	if s := v.Get("start"); s != "" {
-		if q.Start, err = envelope.ParseTime(s, now); err != nil {
-			return q, fmt.Errorf("invalid start: %w", err)
-		}
+	if q.Start, q.End, err = envelope.ParseRange(v, now, defRange); err != nil {
+		return q, err
 	}
 	if q.Start.After(q.End) {
 		return q, errors.New("start must not be after end")

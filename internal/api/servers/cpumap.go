@@ -78,17 +78,10 @@ func (h *handler) cpuMap(w http.ResponseWriter, r *http.Request) {
 	}
 	now := h.now()
 	q := r.URL.Query()
-	end, err := envelope.ParseTime(q.Get("end"), now)
+	start, end, err := envelope.ParseRange(q, now, defaultMapWin)
 	if err != nil {
-		envelope.WriteError(w, http.StatusBadRequest, "bad_data", "end: "+err.Error())
+		envelope.WriteError(w, http.StatusBadRequest, "bad_data", err.Error())
 		return
-	}
-	start := end.Add(-defaultMapWin)
-	if s := q.Get("start"); s != "" {
-		if start, err = envelope.ParseTime(s, now); err != nil {
-			envelope.WriteError(w, http.StatusBadRequest, "bad_data", "start: "+err.Error())
-			return
-		}
 	}
 	if !start.Before(end) {
 		envelope.WriteError(w, http.StatusBadRequest, "bad_data", "start must be before end")

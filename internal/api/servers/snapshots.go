@@ -141,17 +141,10 @@ func (h *handler) snapshots(w http.ResponseWriter, r *http.Request) {
 	}
 	now := h.now()
 	q := r.URL.Query()
-	end, err := envelope.ParseTime(q.Get("end"), now)
+	start, end, err := envelope.ParseRange(q, now, defaultSnapWindow)
 	if err != nil {
-		envelope.WriteError(w, http.StatusBadRequest, "bad_data", "end: "+err.Error())
+		envelope.WriteError(w, http.StatusBadRequest, "bad_data", err.Error())
 		return
-	}
-	start := end.Add(-defaultSnapWindow)
-	if s := q.Get("start"); s != "" {
-		if start, err = envelope.ParseTime(s, now); err != nil {
-			envelope.WriteError(w, http.StatusBadRequest, "bad_data", "start: "+err.Error())
-			return
-		}
 	}
 	res, err := h.es.Search(r.Context(), project, event.Query{
 		Start: start, End: end, Type: typeSnapshot,
