@@ -94,14 +94,8 @@ func runProject(ctx context.Context, args []string, out io.Writer) error {
 		if err != nil {
 			return err
 		}
-		// Keep `osprey up`'s local agent working after a rotation.
-		if pos[1] == meta.DefaultProject {
-			lk := filepath.Join(*dataDir, server.LocalAgentKeyFile)
-			if _, err := os.Stat(lk); err == nil {
-				if err := os.WriteFile(lk, []byte(k+"\n"), 0o600); err != nil {
-					return fmt.Errorf("update %s: %w", lk, err)
-				}
-			}
+		if err := server.KeepLocalAgentKey(*dataDir, pos[1], k); err != nil {
+			return err
 		}
 		fmt.Fprintf(out, "new access key for %s (shown once; the old key stops working within 10 s): %s\n", pos[1], k)
 	default:

@@ -44,6 +44,23 @@ import (
 // for `osprey up`'s local agent: the metadata database only has its hash.
 const LocalAgentKeyFile = "local-agent.key"
 
+// KeepLocalAgentKey records a rotated key of the default project for
+// `osprey up`'s local agent, when that agent has a key file, so that it keeps
+// working across its next start.
+func KeepLocalAgentKey(dataDir, project, key string) error {
+	if project != meta.DefaultProject {
+		return nil
+	}
+	lk := filepath.Join(dataDir, LocalAgentKeyFile)
+	if _, err := os.Stat(lk); err != nil {
+		return nil // no local agent uses this data directory
+	}
+	if err := os.WriteFile(lk, []byte(key+"\n"), 0o600); err != nil {
+		return fmt.Errorf("update %s: %w", lk, err)
+	}
+	return nil
+}
+
 // Server is one running collection server.
 type Server struct {
 	cfg  Config
@@ -360,14 +377,8 @@ func (s *Server) handleNewKey(w http.ResponseWriter, r *http.Request) {
 		envelope.WriteError(w, http.StatusInternalServerError, "internal", err.Error())
 		return
 	}
-	if id.Project.Name == meta.DefaultProject {
-		// Keep `osprey up`'s local agent working across its next start.
-		lk := filepath.Join(s.cfg.DataDir, LocalAgentKeyFile)
-		if _, err := os.Stat(lk); err == nil {
-			if err := os.WriteFile(lk, []byte(key+"\n"), 0o600); err != nil {
-				s.log.Error("update local agent key", "file", lk, "err", err)
-			}
-		}
+	if err := KeepLocalAgentKey(s.cfg.DataDir, id.Project.Name, key); err != nil {
+		s.log.Error("update local agent key", "err", err)
 	}
 	_, grpcAddr, _ := s.Addrs()
 	_, port, _ := net.SplitHostPort(grpcAddr)
