@@ -23,10 +23,11 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer, wit
 	}
 	fs := flag.NewFlagSet("osprey "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	configPath := fs.String("config", "", "YAML config file (flags override it)")
-	cfg := server.DefaultConfig()
 	// The config file must be read before the flags are bound, so that flags
-	// given on the command line win; find --config by hand first.
+	// given on the command line win: --config is found by hand first and
+	// registered here only so that parsing accepts it.
+	fs.String("config", "", "YAML config file (flags override it)")
+	cfg := server.DefaultConfig()
 	if p := findFlag(args, "config"); p != "" {
 		if err := cfg.LoadFile(p); err != nil {
 			return err
@@ -36,7 +37,6 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer, wit
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	_ = configPath
 	log := newLogger(stderr, cfg.LogLevel)
 
 	srv, err := server.New(ctx, cfg, log)
