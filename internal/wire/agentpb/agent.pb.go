@@ -724,6 +724,948 @@ func (x *LoadSnapshot) GetConnections() *Connections {
 	return nil
 }
 
+// DBSession is one connection of a monitored database when it was sampled.
+type DBSession struct {
+	state              protoimpl.MessageState `protogen:"open.v1"`
+	Id                 string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"` // MySQL processlist id; PostgreSQL backend pid
+	User               string                 `protobuf:"bytes,2,opt,name=user,proto3" json:"user,omitempty"`
+	Host               string                 `protobuf:"bytes,3,opt,name=host,proto3" json:"host,omitempty"` // client address
+	Database           string                 `protobuf:"bytes,4,opt,name=database,proto3" json:"database,omitempty"`
+	Command            string                 `protobuf:"bytes,5,opt,name=command,proto3" json:"command,omitempty"`                                                    // MySQL Command (Query, Sleep, ...); PostgreSQL backend_type
+	State              string                 `protobuf:"bytes,6,opt,name=state,proto3" json:"state,omitempty"`                                                        // MySQL State; PostgreSQL state (active, idle in transaction, ...)
+	WaitEvent          string                 `protobuf:"bytes,7,opt,name=wait_event,json=waitEvent,proto3" json:"wait_event,omitempty"`                               // PostgreSQL "type:event"; MySQL/MariaDB the thread state while waiting
+	TimeSeconds        float64                `protobuf:"fixed64,8,opt,name=time_seconds,json=timeSeconds,proto3" json:"time_seconds,omitempty"`                       // in the current statement (MySQL) or state (PostgreSQL)
+	Query              string                 `protobuf:"bytes,9,opt,name=query,proto3" json:"query,omitempty"`                                                        // full text; literals masked when the instance says so
+	TransactionSeconds float64                `protobuf:"fixed64,10,opt,name=transaction_seconds,json=transactionSeconds,proto3" json:"transaction_seconds,omitempty"` // age of the open transaction, 0 without one
+	Application        string                 `protobuf:"bytes,11,opt,name=application,proto3" json:"application,omitempty"`
+	RowsExamined       uint64                 `protobuf:"varint,12,opt,name=rows_examined,json=rowsExamined,proto3" json:"rows_examined,omitempty"`
+	RowsSent           uint64                 `protobuf:"varint,13,opt,name=rows_sent,json=rowsSent,proto3" json:"rows_sent,omitempty"`
+	Blocked            bool                   `protobuf:"varint,14,opt,name=blocked,proto3" json:"blocked,omitempty"` // waiting for a lock another session holds
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
+}
+
+func (x *DBSession) Reset() {
+	*x = DBSession{}
+	mi := &file_osprey_agent_v1_agent_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DBSession) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DBSession) ProtoMessage() {}
+
+func (x *DBSession) ProtoReflect() protoreflect.Message {
+	mi := &file_osprey_agent_v1_agent_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DBSession.ProtoReflect.Descriptor instead.
+func (*DBSession) Descriptor() ([]byte, []int) {
+	return file_osprey_agent_v1_agent_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *DBSession) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *DBSession) GetUser() string {
+	if x != nil {
+		return x.User
+	}
+	return ""
+}
+
+func (x *DBSession) GetHost() string {
+	if x != nil {
+		return x.Host
+	}
+	return ""
+}
+
+func (x *DBSession) GetDatabase() string {
+	if x != nil {
+		return x.Database
+	}
+	return ""
+}
+
+func (x *DBSession) GetCommand() string {
+	if x != nil {
+		return x.Command
+	}
+	return ""
+}
+
+func (x *DBSession) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+func (x *DBSession) GetWaitEvent() string {
+	if x != nil {
+		return x.WaitEvent
+	}
+	return ""
+}
+
+func (x *DBSession) GetTimeSeconds() float64 {
+	if x != nil {
+		return x.TimeSeconds
+	}
+	return 0
+}
+
+func (x *DBSession) GetQuery() string {
+	if x != nil {
+		return x.Query
+	}
+	return ""
+}
+
+func (x *DBSession) GetTransactionSeconds() float64 {
+	if x != nil {
+		return x.TransactionSeconds
+	}
+	return 0
+}
+
+func (x *DBSession) GetApplication() string {
+	if x != nil {
+		return x.Application
+	}
+	return ""
+}
+
+func (x *DBSession) GetRowsExamined() uint64 {
+	if x != nil {
+		return x.RowsExamined
+	}
+	return 0
+}
+
+func (x *DBSession) GetRowsSent() uint64 {
+	if x != nil {
+		return x.RowsSent
+	}
+	return 0
+}
+
+func (x *DBSession) GetBlocked() bool {
+	if x != nil {
+		return x.Blocked
+	}
+	return false
+}
+
+// DBSessions is every non-idle session of an instance at one moment, plus
+// counts over all of them.
+type DBSessions struct {
+	state             protoimpl.MessageState `protogen:"open.v1"`
+	Sessions          []*DBSession           `protobuf:"bytes,1,rep,name=sessions,proto3" json:"sessions,omitempty"`
+	Total             uint32                 `protobuf:"varint,2,opt,name=total,proto3" json:"total,omitempty"`   // all connections, idle ones included
+	Active            uint32                 `protobuf:"varint,3,opt,name=active,proto3" json:"active,omitempty"` // running a statement
+	IdleInTransaction uint32                 `protobuf:"varint,4,opt,name=idle_in_transaction,json=idleInTransaction,proto3" json:"idle_in_transaction,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
+}
+
+func (x *DBSessions) Reset() {
+	*x = DBSessions{}
+	mi := &file_osprey_agent_v1_agent_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DBSessions) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DBSessions) ProtoMessage() {}
+
+func (x *DBSessions) ProtoReflect() protoreflect.Message {
+	mi := &file_osprey_agent_v1_agent_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DBSessions.ProtoReflect.Descriptor instead.
+func (*DBSessions) Descriptor() ([]byte, []int) {
+	return file_osprey_agent_v1_agent_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *DBSessions) GetSessions() []*DBSession {
+	if x != nil {
+		return x.Sessions
+	}
+	return nil
+}
+
+func (x *DBSessions) GetTotal() uint32 {
+	if x != nil {
+		return x.Total
+	}
+	return 0
+}
+
+func (x *DBSessions) GetActive() uint32 {
+	if x != nil {
+		return x.Active
+	}
+	return 0
+}
+
+func (x *DBSessions) GetIdleInTransaction() uint32 {
+	if x != nil {
+		return x.IdleInTransaction
+	}
+	return 0
+}
+
+// DBLockWait is one edge of the lock tree: waiter waits for holder.
+type DBLockWait struct {
+	state                    protoimpl.MessageState `protogen:"open.v1"`
+	WaiterId                 string                 `protobuf:"bytes,1,opt,name=waiter_id,json=waiterId,proto3" json:"waiter_id,omitempty"`
+	HolderId                 string                 `protobuf:"bytes,2,opt,name=holder_id,json=holderId,proto3" json:"holder_id,omitempty"`
+	LockMode                 string                 `protobuf:"bytes,3,opt,name=lock_mode,json=lockMode,proto3" json:"lock_mode,omitempty"` // wanted mode (X, S, RowExclusiveLock, ...)
+	LockType                 string                 `protobuf:"bytes,4,opt,name=lock_type,json=lockType,proto3" json:"lock_type,omitempty"` // RECORD, TABLE, relation, transactionid, tuple, ...
+	Table                    string                 `protobuf:"bytes,5,opt,name=table,proto3" json:"table,omitempty"`                       // schema.table when known
+	Index                    string                 `protobuf:"bytes,6,opt,name=index,proto3" json:"index,omitempty"`
+	WaitSeconds              float64                `protobuf:"fixed64,7,opt,name=wait_seconds,json=waitSeconds,proto3" json:"wait_seconds,omitempty"`
+	WaiterQuery              string                 `protobuf:"bytes,8,opt,name=waiter_query,json=waiterQuery,proto3" json:"waiter_query,omitempty"`
+	HolderQuery              string                 `protobuf:"bytes,9,opt,name=holder_query,json=holderQuery,proto3" json:"holder_query,omitempty"`
+	WaiterUser               string                 `protobuf:"bytes,10,opt,name=waiter_user,json=waiterUser,proto3" json:"waiter_user,omitempty"`
+	HolderUser               string                 `protobuf:"bytes,11,opt,name=holder_user,json=holderUser,proto3" json:"holder_user,omitempty"`
+	HolderState              string                 `protobuf:"bytes,12,opt,name=holder_state,json=holderState,proto3" json:"holder_state,omitempty"`
+	HolderMode               string                 `protobuf:"bytes,13,opt,name=holder_mode,json=holderMode,proto3" json:"holder_mode,omitempty"` // mode the holder has, when the engine says
+	HolderTransactionSeconds float64                `protobuf:"fixed64,14,opt,name=holder_transaction_seconds,json=holderTransactionSeconds,proto3" json:"holder_transaction_seconds,omitempty"`
+	unknownFields            protoimpl.UnknownFields
+	sizeCache                protoimpl.SizeCache
+}
+
+func (x *DBLockWait) Reset() {
+	*x = DBLockWait{}
+	mi := &file_osprey_agent_v1_agent_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DBLockWait) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DBLockWait) ProtoMessage() {}
+
+func (x *DBLockWait) ProtoReflect() protoreflect.Message {
+	mi := &file_osprey_agent_v1_agent_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DBLockWait.ProtoReflect.Descriptor instead.
+func (*DBLockWait) Descriptor() ([]byte, []int) {
+	return file_osprey_agent_v1_agent_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *DBLockWait) GetWaiterId() string {
+	if x != nil {
+		return x.WaiterId
+	}
+	return ""
+}
+
+func (x *DBLockWait) GetHolderId() string {
+	if x != nil {
+		return x.HolderId
+	}
+	return ""
+}
+
+func (x *DBLockWait) GetLockMode() string {
+	if x != nil {
+		return x.LockMode
+	}
+	return ""
+}
+
+func (x *DBLockWait) GetLockType() string {
+	if x != nil {
+		return x.LockType
+	}
+	return ""
+}
+
+func (x *DBLockWait) GetTable() string {
+	if x != nil {
+		return x.Table
+	}
+	return ""
+}
+
+func (x *DBLockWait) GetIndex() string {
+	if x != nil {
+		return x.Index
+	}
+	return ""
+}
+
+func (x *DBLockWait) GetWaitSeconds() float64 {
+	if x != nil {
+		return x.WaitSeconds
+	}
+	return 0
+}
+
+func (x *DBLockWait) GetWaiterQuery() string {
+	if x != nil {
+		return x.WaiterQuery
+	}
+	return ""
+}
+
+func (x *DBLockWait) GetHolderQuery() string {
+	if x != nil {
+		return x.HolderQuery
+	}
+	return ""
+}
+
+func (x *DBLockWait) GetWaiterUser() string {
+	if x != nil {
+		return x.WaiterUser
+	}
+	return ""
+}
+
+func (x *DBLockWait) GetHolderUser() string {
+	if x != nil {
+		return x.HolderUser
+	}
+	return ""
+}
+
+func (x *DBLockWait) GetHolderState() string {
+	if x != nil {
+		return x.HolderState
+	}
+	return ""
+}
+
+func (x *DBLockWait) GetHolderMode() string {
+	if x != nil {
+		return x.HolderMode
+	}
+	return ""
+}
+
+func (x *DBLockWait) GetHolderTransactionSeconds() float64 {
+	if x != nil {
+		return x.HolderTransactionSeconds
+	}
+	return 0
+}
+
+type DBLocks struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Waits         []*DBLockWait          `protobuf:"bytes,1,rep,name=waits,proto3" json:"waits,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DBLocks) Reset() {
+	*x = DBLocks{}
+	mi := &file_osprey_agent_v1_agent_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DBLocks) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DBLocks) ProtoMessage() {}
+
+func (x *DBLocks) ProtoReflect() protoreflect.Message {
+	mi := &file_osprey_agent_v1_agent_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DBLocks.ProtoReflect.Descriptor instead.
+func (*DBLocks) Descriptor() ([]byte, []int) {
+	return file_osprey_agent_v1_agent_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *DBLocks) GetWaits() []*DBLockWait {
+	if x != nil {
+		return x.Waits
+	}
+	return nil
+}
+
+// DBStatement is one normalised statement's work over the snapshot's
+// interval (deltas of the engine's cumulative counters).
+type DBStatement struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Digest        string                 `protobuf:"bytes,1,opt,name=digest,proto3" json:"digest,omitempty"`
+	Text          string                 `protobuf:"bytes,2,opt,name=text,proto3" json:"text,omitempty"`
+	Database      string                 `protobuf:"bytes,3,opt,name=database,proto3" json:"database,omitempty"`
+	Calls         uint64                 `protobuf:"varint,4,opt,name=calls,proto3" json:"calls,omitempty"`
+	TotalSeconds  float64                `protobuf:"fixed64,5,opt,name=total_seconds,json=totalSeconds,proto3" json:"total_seconds,omitempty"`
+	Rows          uint64                 `protobuf:"varint,6,opt,name=rows,proto3" json:"rows,omitempty"`                                     // rows sent/returned
+	RowsExamined  uint64                 `protobuf:"varint,7,opt,name=rows_examined,json=rowsExamined,proto3" json:"rows_examined,omitempty"` // MySQL only
+	Errors        uint64                 `protobuf:"varint,8,opt,name=errors,proto3" json:"errors,omitempty"`                                 // MySQL only
+	MaxSeconds    float64                `protobuf:"fixed64,9,opt,name=max_seconds,json=maxSeconds,proto3" json:"max_seconds,omitempty"`      // the engine's all-time max, not a delta
+	User          string                 `protobuf:"bytes,10,opt,name=user,proto3" json:"user,omitempty"`                                     // PostgreSQL role when per-user
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DBStatement) Reset() {
+	*x = DBStatement{}
+	mi := &file_osprey_agent_v1_agent_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DBStatement) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DBStatement) ProtoMessage() {}
+
+func (x *DBStatement) ProtoReflect() protoreflect.Message {
+	mi := &file_osprey_agent_v1_agent_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DBStatement.ProtoReflect.Descriptor instead.
+func (*DBStatement) Descriptor() ([]byte, []int) {
+	return file_osprey_agent_v1_agent_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *DBStatement) GetDigest() string {
+	if x != nil {
+		return x.Digest
+	}
+	return ""
+}
+
+func (x *DBStatement) GetText() string {
+	if x != nil {
+		return x.Text
+	}
+	return ""
+}
+
+func (x *DBStatement) GetDatabase() string {
+	if x != nil {
+		return x.Database
+	}
+	return ""
+}
+
+func (x *DBStatement) GetCalls() uint64 {
+	if x != nil {
+		return x.Calls
+	}
+	return 0
+}
+
+func (x *DBStatement) GetTotalSeconds() float64 {
+	if x != nil {
+		return x.TotalSeconds
+	}
+	return 0
+}
+
+func (x *DBStatement) GetRows() uint64 {
+	if x != nil {
+		return x.Rows
+	}
+	return 0
+}
+
+func (x *DBStatement) GetRowsExamined() uint64 {
+	if x != nil {
+		return x.RowsExamined
+	}
+	return 0
+}
+
+func (x *DBStatement) GetErrors() uint64 {
+	if x != nil {
+		return x.Errors
+	}
+	return 0
+}
+
+func (x *DBStatement) GetMaxSeconds() float64 {
+	if x != nil {
+		return x.MaxSeconds
+	}
+	return 0
+}
+
+func (x *DBStatement) GetUser() string {
+	if x != nil {
+		return x.User
+	}
+	return ""
+}
+
+type DBStatements struct {
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	IntervalSeconds float64                `protobuf:"fixed64,1,opt,name=interval_seconds,json=intervalSeconds,proto3" json:"interval_seconds,omitempty"`
+	Statements      []*DBStatement         `protobuf:"bytes,2,rep,name=statements,proto3" json:"statements,omitempty"` // top by total time in the interval
+	Available       bool                   `protobuf:"varint,3,opt,name=available,proto3" json:"available,omitempty"`  // false: the source is not enabled
+	Hint            string                 `protobuf:"bytes,4,opt,name=hint,proto3" json:"hint,omitempty"`             // what to enable, when not available
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *DBStatements) Reset() {
+	*x = DBStatements{}
+	mi := &file_osprey_agent_v1_agent_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DBStatements) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DBStatements) ProtoMessage() {}
+
+func (x *DBStatements) ProtoReflect() protoreflect.Message {
+	mi := &file_osprey_agent_v1_agent_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DBStatements.ProtoReflect.Descriptor instead.
+func (*DBStatements) Descriptor() ([]byte, []int) {
+	return file_osprey_agent_v1_agent_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *DBStatements) GetIntervalSeconds() float64 {
+	if x != nil {
+		return x.IntervalSeconds
+	}
+	return 0
+}
+
+func (x *DBStatements) GetStatements() []*DBStatement {
+	if x != nil {
+		return x.Statements
+	}
+	return nil
+}
+
+func (x *DBStatements) GetAvailable() bool {
+	if x != nil {
+		return x.Available
+	}
+	return false
+}
+
+func (x *DBStatements) GetHint() string {
+	if x != nil {
+		return x.Hint
+	}
+	return ""
+}
+
+// URLCheck is a check the server asks an agent to run.
+type URLCheck struct {
+	state              protoimpl.MessageState `protogen:"open.v1"`
+	Id                 string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Name               string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	Url                string                 `protobuf:"bytes,3,opt,name=url,proto3" json:"url,omitempty"`
+	Method             string                 `protobuf:"bytes,4,opt,name=method,proto3" json:"method,omitempty"` // GET when empty
+	Headers            map[string]string      `protobuf:"bytes,5,rep,name=headers,proto3" json:"headers,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Body               string                 `protobuf:"bytes,6,opt,name=body,proto3" json:"body,omitempty"`
+	ExpectedStatus     []int32                `protobuf:"varint,7,rep,packed,name=expected_status,json=expectedStatus,proto3" json:"expected_status,omitempty"` // empty: 200-399
+	ExpectedBody       string                 `protobuf:"bytes,8,opt,name=expected_body,json=expectedBody,proto3" json:"expected_body,omitempty"`               // substring the body must contain
+	IntervalSeconds    int32                  `protobuf:"varint,9,opt,name=interval_seconds,json=intervalSeconds,proto3" json:"interval_seconds,omitempty"`
+	TimeoutMs          int32                  `protobuf:"varint,10,opt,name=timeout_ms,json=timeoutMs,proto3" json:"timeout_ms,omitempty"`
+	FollowRedirects    bool                   `protobuf:"varint,11,opt,name=follow_redirects,json=followRedirects,proto3" json:"follow_redirects,omitempty"`
+	InsecureSkipVerify bool                   `protobuf:"varint,12,opt,name=insecure_skip_verify,json=insecureSkipVerify,proto3" json:"insecure_skip_verify,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
+}
+
+func (x *URLCheck) Reset() {
+	*x = URLCheck{}
+	mi := &file_osprey_agent_v1_agent_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *URLCheck) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*URLCheck) ProtoMessage() {}
+
+func (x *URLCheck) ProtoReflect() protoreflect.Message {
+	mi := &file_osprey_agent_v1_agent_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use URLCheck.ProtoReflect.Descriptor instead.
+func (*URLCheck) Descriptor() ([]byte, []int) {
+	return file_osprey_agent_v1_agent_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *URLCheck) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *URLCheck) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *URLCheck) GetUrl() string {
+	if x != nil {
+		return x.Url
+	}
+	return ""
+}
+
+func (x *URLCheck) GetMethod() string {
+	if x != nil {
+		return x.Method
+	}
+	return ""
+}
+
+func (x *URLCheck) GetHeaders() map[string]string {
+	if x != nil {
+		return x.Headers
+	}
+	return nil
+}
+
+func (x *URLCheck) GetBody() string {
+	if x != nil {
+		return x.Body
+	}
+	return ""
+}
+
+func (x *URLCheck) GetExpectedStatus() []int32 {
+	if x != nil {
+		return x.ExpectedStatus
+	}
+	return nil
+}
+
+func (x *URLCheck) GetExpectedBody() string {
+	if x != nil {
+		return x.ExpectedBody
+	}
+	return ""
+}
+
+func (x *URLCheck) GetIntervalSeconds() int32 {
+	if x != nil {
+		return x.IntervalSeconds
+	}
+	return 0
+}
+
+func (x *URLCheck) GetTimeoutMs() int32 {
+	if x != nil {
+		return x.TimeoutMs
+	}
+	return 0
+}
+
+func (x *URLCheck) GetFollowRedirects() bool {
+	if x != nil {
+		return x.FollowRedirects
+	}
+	return false
+}
+
+func (x *URLCheck) GetInsecureSkipVerify() bool {
+	if x != nil {
+		return x.InsecureSkipVerify
+	}
+	return false
+}
+
+// URLResult is one run of a URL check.
+type URLResult struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	CheckId       string                 `protobuf:"bytes,1,opt,name=check_id,json=checkId,proto3" json:"check_id,omitempty"`
+	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	Url           string                 `protobuf:"bytes,3,opt,name=url,proto3" json:"url,omitempty"`
+	TimeUnixNano  int64                  `protobuf:"varint,4,opt,name=time_unix_nano,json=timeUnixNano,proto3" json:"time_unix_nano,omitempty"` // when the run started
+	Up            bool                   `protobuf:"varint,5,opt,name=up,proto3" json:"up,omitempty"`
+	StatusCode    int32                  `protobuf:"varint,6,opt,name=status_code,json=statusCode,proto3" json:"status_code,omitempty"`
+	TotalMs       float64                `protobuf:"fixed64,7,opt,name=total_ms,json=totalMs,proto3" json:"total_ms,omitempty"`
+	DnsMs         float64                `protobuf:"fixed64,8,opt,name=dns_ms,json=dnsMs,proto3" json:"dns_ms,omitempty"`
+	ConnectMs     float64                `protobuf:"fixed64,9,opt,name=connect_ms,json=connectMs,proto3" json:"connect_ms,omitempty"`
+	TlsMs         float64                `protobuf:"fixed64,10,opt,name=tls_ms,json=tlsMs,proto3" json:"tls_ms,omitempty"`
+	FirstByteMs   float64                `protobuf:"fixed64,11,opt,name=first_byte_ms,json=firstByteMs,proto3" json:"first_byte_ms,omitempty"`
+	BodyBytes     int64                  `protobuf:"varint,12,opt,name=body_bytes,json=bodyBytes,proto3" json:"body_bytes,omitempty"`
+	TlsExpiryUnix int64                  `protobuf:"varint,13,opt,name=tls_expiry_unix,json=tlsExpiryUnix,proto3" json:"tls_expiry_unix,omitempty"` // leaf certificate NotAfter, 0 without TLS
+	// failure is empty when up, else one of dns, refused, timeout, tls,
+	// status, body, connection, other.
+	Failure       string `protobuf:"bytes,14,opt,name=failure,proto3" json:"failure,omitempty"`
+	Error         string `protobuf:"bytes,15,opt,name=error,proto3" json:"error,omitempty"` // the failure in words
+	RemoteAddress string `protobuf:"bytes,16,opt,name=remote_address,json=remoteAddress,proto3" json:"remote_address,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *URLResult) Reset() {
+	*x = URLResult{}
+	mi := &file_osprey_agent_v1_agent_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *URLResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*URLResult) ProtoMessage() {}
+
+func (x *URLResult) ProtoReflect() protoreflect.Message {
+	mi := &file_osprey_agent_v1_agent_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use URLResult.ProtoReflect.Descriptor instead.
+func (*URLResult) Descriptor() ([]byte, []int) {
+	return file_osprey_agent_v1_agent_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *URLResult) GetCheckId() string {
+	if x != nil {
+		return x.CheckId
+	}
+	return ""
+}
+
+func (x *URLResult) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *URLResult) GetUrl() string {
+	if x != nil {
+		return x.Url
+	}
+	return ""
+}
+
+func (x *URLResult) GetTimeUnixNano() int64 {
+	if x != nil {
+		return x.TimeUnixNano
+	}
+	return 0
+}
+
+func (x *URLResult) GetUp() bool {
+	if x != nil {
+		return x.Up
+	}
+	return false
+}
+
+func (x *URLResult) GetStatusCode() int32 {
+	if x != nil {
+		return x.StatusCode
+	}
+	return 0
+}
+
+func (x *URLResult) GetTotalMs() float64 {
+	if x != nil {
+		return x.TotalMs
+	}
+	return 0
+}
+
+func (x *URLResult) GetDnsMs() float64 {
+	if x != nil {
+		return x.DnsMs
+	}
+	return 0
+}
+
+func (x *URLResult) GetConnectMs() float64 {
+	if x != nil {
+		return x.ConnectMs
+	}
+	return 0
+}
+
+func (x *URLResult) GetTlsMs() float64 {
+	if x != nil {
+		return x.TlsMs
+	}
+	return 0
+}
+
+func (x *URLResult) GetFirstByteMs() float64 {
+	if x != nil {
+		return x.FirstByteMs
+	}
+	return 0
+}
+
+func (x *URLResult) GetBodyBytes() int64 {
+	if x != nil {
+		return x.BodyBytes
+	}
+	return 0
+}
+
+func (x *URLResult) GetTlsExpiryUnix() int64 {
+	if x != nil {
+		return x.TlsExpiryUnix
+	}
+	return 0
+}
+
+func (x *URLResult) GetFailure() string {
+	if x != nil {
+		return x.Failure
+	}
+	return ""
+}
+
+func (x *URLResult) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+func (x *URLResult) GetRemoteAddress() string {
+	if x != nil {
+		return x.RemoteAddress
+	}
+	return ""
+}
+
+type URLResults struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Results       []*URLResult           `protobuf:"bytes,1,rep,name=results,proto3" json:"results,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *URLResults) Reset() {
+	*x = URLResults{}
+	mi := &file_osprey_agent_v1_agent_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *URLResults) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*URLResults) ProtoMessage() {}
+
+func (x *URLResults) ProtoReflect() protoreflect.Message {
+	mi := &file_osprey_agent_v1_agent_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use URLResults.ProtoReflect.Descriptor instead.
+func (*URLResults) Descriptor() ([]byte, []int) {
+	return file_osprey_agent_v1_agent_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *URLResults) GetResults() []*URLResult {
+	if x != nil {
+		return x.Results
+	}
+	return nil
+}
+
 type Snapshot struct {
 	state        protoimpl.MessageState `protogen:"open.v1"`
 	TimeUnixNano int64                  `protobuf:"varint,1,opt,name=time_unix_nano,json=timeUnixNano,proto3" json:"time_unix_nano,omitempty"`
@@ -735,7 +1677,11 @@ type Snapshot struct {
 	//	*Snapshot_ProcessList
 	//	*Snapshot_Inventory
 	//	*Snapshot_LoadSnapshot
+	//	*Snapshot_DbSessions
+	//	*Snapshot_DbLocks
 	//	*Snapshot_JsonBody
+	//	*Snapshot_DbStatements
+	//	*Snapshot_UrlResults
 	Body          isSnapshot_Body `protobuf_oneof:"body"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -743,7 +1689,7 @@ type Snapshot struct {
 
 func (x *Snapshot) Reset() {
 	*x = Snapshot{}
-	mi := &file_osprey_agent_v1_agent_proto_msgTypes[7]
+	mi := &file_osprey_agent_v1_agent_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -755,7 +1701,7 @@ func (x *Snapshot) String() string {
 func (*Snapshot) ProtoMessage() {}
 
 func (x *Snapshot) ProtoReflect() protoreflect.Message {
-	mi := &file_osprey_agent_v1_agent_proto_msgTypes[7]
+	mi := &file_osprey_agent_v1_agent_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -768,7 +1714,7 @@ func (x *Snapshot) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Snapshot.ProtoReflect.Descriptor instead.
 func (*Snapshot) Descriptor() ([]byte, []int) {
-	return file_osprey_agent_v1_agent_proto_rawDescGZIP(), []int{7}
+	return file_osprey_agent_v1_agent_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Snapshot) GetTimeUnixNano() int64 {
@@ -819,10 +1765,46 @@ func (x *Snapshot) GetLoadSnapshot() *LoadSnapshot {
 	return nil
 }
 
+func (x *Snapshot) GetDbSessions() *DBSessions {
+	if x != nil {
+		if x, ok := x.Body.(*Snapshot_DbSessions); ok {
+			return x.DbSessions
+		}
+	}
+	return nil
+}
+
+func (x *Snapshot) GetDbLocks() *DBLocks {
+	if x != nil {
+		if x, ok := x.Body.(*Snapshot_DbLocks); ok {
+			return x.DbLocks
+		}
+	}
+	return nil
+}
+
 func (x *Snapshot) GetJsonBody() []byte {
 	if x != nil {
 		if x, ok := x.Body.(*Snapshot_JsonBody); ok {
 			return x.JsonBody
+		}
+	}
+	return nil
+}
+
+func (x *Snapshot) GetDbStatements() *DBStatements {
+	if x != nil {
+		if x, ok := x.Body.(*Snapshot_DbStatements); ok {
+			return x.DbStatements
+		}
+	}
+	return nil
+}
+
+func (x *Snapshot) GetUrlResults() *URLResults {
+	if x != nil {
+		if x, ok := x.Body.(*Snapshot_UrlResults); ok {
+			return x.UrlResults
 		}
 	}
 	return nil
@@ -844,8 +1826,24 @@ type Snapshot_LoadSnapshot struct {
 	LoadSnapshot *LoadSnapshot `protobuf:"bytes,12,opt,name=load_snapshot,json=loadSnapshot,proto3,oneof"`
 }
 
+type Snapshot_DbSessions struct {
+	DbSessions *DBSessions `protobuf:"bytes,13,opt,name=db_sessions,json=dbSessions,proto3,oneof"`
+}
+
+type Snapshot_DbLocks struct {
+	DbLocks *DBLocks `protobuf:"bytes,14,opt,name=db_locks,json=dbLocks,proto3,oneof"`
+}
+
 type Snapshot_JsonBody struct {
 	JsonBody []byte `protobuf:"bytes,15,opt,name=json_body,json=jsonBody,proto3,oneof"`
+}
+
+type Snapshot_DbStatements struct {
+	DbStatements *DBStatements `protobuf:"bytes,16,opt,name=db_statements,json=dbStatements,proto3,oneof"`
+}
+
+type Snapshot_UrlResults struct {
+	UrlResults *URLResults `protobuf:"bytes,17,opt,name=url_results,json=urlResults,proto3,oneof"`
 }
 
 func (*Snapshot_ProcessList) isSnapshot_Body() {}
@@ -854,7 +1852,15 @@ func (*Snapshot_Inventory) isSnapshot_Body() {}
 
 func (*Snapshot_LoadSnapshot) isSnapshot_Body() {}
 
+func (*Snapshot_DbSessions) isSnapshot_Body() {}
+
+func (*Snapshot_DbLocks) isSnapshot_Body() {}
+
 func (*Snapshot_JsonBody) isSnapshot_Body() {}
+
+func (*Snapshot_DbStatements) isSnapshot_Body() {}
+
+func (*Snapshot_UrlResults) isSnapshot_Body() {}
 
 type PushRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -866,7 +1872,7 @@ type PushRequest struct {
 
 func (x *PushRequest) Reset() {
 	*x = PushRequest{}
-	mi := &file_osprey_agent_v1_agent_proto_msgTypes[8]
+	mi := &file_osprey_agent_v1_agent_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -878,7 +1884,7 @@ func (x *PushRequest) String() string {
 func (*PushRequest) ProtoMessage() {}
 
 func (x *PushRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_osprey_agent_v1_agent_proto_msgTypes[8]
+	mi := &file_osprey_agent_v1_agent_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -891,7 +1897,7 @@ func (x *PushRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PushRequest.ProtoReflect.Descriptor instead.
 func (*PushRequest) Descriptor() ([]byte, []int) {
-	return file_osprey_agent_v1_agent_proto_rawDescGZIP(), []int{8}
+	return file_osprey_agent_v1_agent_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *PushRequest) GetAgent() *AgentIdentity {
@@ -919,7 +1925,7 @@ type PushResponse struct {
 
 func (x *PushResponse) Reset() {
 	*x = PushResponse{}
-	mi := &file_osprey_agent_v1_agent_proto_msgTypes[9]
+	mi := &file_osprey_agent_v1_agent_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -931,7 +1937,7 @@ func (x *PushResponse) String() string {
 func (*PushResponse) ProtoMessage() {}
 
 func (x *PushResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_osprey_agent_v1_agent_proto_msgTypes[9]
+	mi := &file_osprey_agent_v1_agent_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -944,7 +1950,7 @@ func (x *PushResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PushResponse.ProtoReflect.Descriptor instead.
 func (*PushResponse) Descriptor() ([]byte, []int) {
-	return file_osprey_agent_v1_agent_proto_rawDescGZIP(), []int{9}
+	return file_osprey_agent_v1_agent_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *PushResponse) GetAccepted() uint32 {
@@ -978,7 +1984,7 @@ type RegisterRequest struct {
 
 func (x *RegisterRequest) Reset() {
 	*x = RegisterRequest{}
-	mi := &file_osprey_agent_v1_agent_proto_msgTypes[10]
+	mi := &file_osprey_agent_v1_agent_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -990,7 +1996,7 @@ func (x *RegisterRequest) String() string {
 func (*RegisterRequest) ProtoMessage() {}
 
 func (x *RegisterRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_osprey_agent_v1_agent_proto_msgTypes[10]
+	mi := &file_osprey_agent_v1_agent_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1003,7 +2009,7 @@ func (x *RegisterRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterRequest.ProtoReflect.Descriptor instead.
 func (*RegisterRequest) Descriptor() ([]byte, []int) {
-	return file_osprey_agent_v1_agent_proto_rawDescGZIP(), []int{10}
+	return file_osprey_agent_v1_agent_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *RegisterRequest) GetAgent() *AgentIdentity {
@@ -1030,7 +2036,7 @@ type RegisterResponse struct {
 
 func (x *RegisterResponse) Reset() {
 	*x = RegisterResponse{}
-	mi := &file_osprey_agent_v1_agent_proto_msgTypes[11]
+	mi := &file_osprey_agent_v1_agent_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1042,7 +2048,7 @@ func (x *RegisterResponse) String() string {
 func (*RegisterResponse) ProtoMessage() {}
 
 func (x *RegisterResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_osprey_agent_v1_agent_proto_msgTypes[11]
+	mi := &file_osprey_agent_v1_agent_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1055,7 +2061,7 @@ func (x *RegisterResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterResponse.ProtoReflect.Descriptor instead.
 func (*RegisterResponse) Descriptor() ([]byte, []int) {
-	return file_osprey_agent_v1_agent_proto_rawDescGZIP(), []int{11}
+	return file_osprey_agent_v1_agent_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *RegisterResponse) GetProject() string {
@@ -1070,6 +2076,119 @@ func (x *RegisterResponse) GetReportIntervalSeconds() int32 {
 		return x.ReportIntervalSeconds
 	}
 	return 0
+}
+
+// ConfigRequest asks what the server wants this agent to run.
+type ConfigRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Agent         *AgentIdentity         `protobuf:"bytes,1,opt,name=agent,proto3" json:"agent,omitempty"`
+	Version       string                 `protobuf:"bytes,2,opt,name=version,proto3" json:"version,omitempty"` // the version the agent has; equal means unchanged
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConfigRequest) Reset() {
+	*x = ConfigRequest{}
+	mi := &file_osprey_agent_v1_agent_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConfigRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConfigRequest) ProtoMessage() {}
+
+func (x *ConfigRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_osprey_agent_v1_agent_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConfigRequest.ProtoReflect.Descriptor instead.
+func (*ConfigRequest) Descriptor() ([]byte, []int) {
+	return file_osprey_agent_v1_agent_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *ConfigRequest) GetAgent() *AgentIdentity {
+	if x != nil {
+		return x.Agent
+	}
+	return nil
+}
+
+func (x *ConfigRequest) GetVersion() string {
+	if x != nil {
+		return x.Version
+	}
+	return ""
+}
+
+type ConfigResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Version       string                 `protobuf:"bytes,1,opt,name=version,proto3" json:"version,omitempty"`
+	Unchanged     bool                   `protobuf:"varint,2,opt,name=unchanged,proto3" json:"unchanged,omitempty"`
+	UrlChecks     []*URLCheck            `protobuf:"bytes,3,rep,name=url_checks,json=urlChecks,proto3" json:"url_checks,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConfigResponse) Reset() {
+	*x = ConfigResponse{}
+	mi := &file_osprey_agent_v1_agent_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConfigResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConfigResponse) ProtoMessage() {}
+
+func (x *ConfigResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_osprey_agent_v1_agent_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConfigResponse.ProtoReflect.Descriptor instead.
+func (*ConfigResponse) Descriptor() ([]byte, []int) {
+	return file_osprey_agent_v1_agent_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *ConfigResponse) GetVersion() string {
+	if x != nil {
+		return x.Version
+	}
+	return ""
+}
+
+func (x *ConfigResponse) GetUnchanged() bool {
+	if x != nil {
+		return x.Unchanged
+	}
+	return false
+}
+
+func (x *ConfigResponse) GetUrlChecks() []*URLCheck {
+	if x != nil {
+		return x.UrlChecks
+	}
+	return nil
 }
 
 var File_osprey_agent_v1_agent_proto protoreflect.FileDescriptor
@@ -1146,15 +2265,128 @@ const file_osprey_agent_v1_agent_proto_rawDesc = "" +
 	"\n" +
 	"top_memory\x18\r \x03(\v2\x18.osprey.agent.v1.ProcessR\ttopMemory\x12/\n" +
 	"\x06top_io\x18\x0e \x03(\v2\x18.osprey.agent.v1.ProcessR\x05topIo\x12>\n" +
-	"\vconnections\x18\x0f \x01(\v2\x1c.osprey.agent.v1.ConnectionsR\vconnections\"\xb0\x02\n" +
+	"\vconnections\x18\x0f \x01(\v2\x1c.osprey.agent.v1.ConnectionsR\vconnections\"\x96\x03\n" +
+	"\tDBSession\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
+	"\x04user\x18\x02 \x01(\tR\x04user\x12\x12\n" +
+	"\x04host\x18\x03 \x01(\tR\x04host\x12\x1a\n" +
+	"\bdatabase\x18\x04 \x01(\tR\bdatabase\x12\x18\n" +
+	"\acommand\x18\x05 \x01(\tR\acommand\x12\x14\n" +
+	"\x05state\x18\x06 \x01(\tR\x05state\x12\x1d\n" +
+	"\n" +
+	"wait_event\x18\a \x01(\tR\twaitEvent\x12!\n" +
+	"\ftime_seconds\x18\b \x01(\x01R\vtimeSeconds\x12\x14\n" +
+	"\x05query\x18\t \x01(\tR\x05query\x12/\n" +
+	"\x13transaction_seconds\x18\n" +
+	" \x01(\x01R\x12transactionSeconds\x12 \n" +
+	"\vapplication\x18\v \x01(\tR\vapplication\x12#\n" +
+	"\rrows_examined\x18\f \x01(\x04R\frowsExamined\x12\x1b\n" +
+	"\trows_sent\x18\r \x01(\x04R\browsSent\x12\x18\n" +
+	"\ablocked\x18\x0e \x01(\bR\ablocked\"\xa2\x01\n" +
+	"\n" +
+	"DBSessions\x126\n" +
+	"\bsessions\x18\x01 \x03(\v2\x1a.osprey.agent.v1.DBSessionR\bsessions\x12\x14\n" +
+	"\x05total\x18\x02 \x01(\rR\x05total\x12\x16\n" +
+	"\x06active\x18\x03 \x01(\rR\x06active\x12.\n" +
+	"\x13idle_in_transaction\x18\x04 \x01(\rR\x11idleInTransaction\"\xd9\x03\n" +
+	"\n" +
+	"DBLockWait\x12\x1b\n" +
+	"\twaiter_id\x18\x01 \x01(\tR\bwaiterId\x12\x1b\n" +
+	"\tholder_id\x18\x02 \x01(\tR\bholderId\x12\x1b\n" +
+	"\tlock_mode\x18\x03 \x01(\tR\blockMode\x12\x1b\n" +
+	"\tlock_type\x18\x04 \x01(\tR\blockType\x12\x14\n" +
+	"\x05table\x18\x05 \x01(\tR\x05table\x12\x14\n" +
+	"\x05index\x18\x06 \x01(\tR\x05index\x12!\n" +
+	"\fwait_seconds\x18\a \x01(\x01R\vwaitSeconds\x12!\n" +
+	"\fwaiter_query\x18\b \x01(\tR\vwaiterQuery\x12!\n" +
+	"\fholder_query\x18\t \x01(\tR\vholderQuery\x12\x1f\n" +
+	"\vwaiter_user\x18\n" +
+	" \x01(\tR\n" +
+	"waiterUser\x12\x1f\n" +
+	"\vholder_user\x18\v \x01(\tR\n" +
+	"holderUser\x12!\n" +
+	"\fholder_state\x18\f \x01(\tR\vholderState\x12\x1f\n" +
+	"\vholder_mode\x18\r \x01(\tR\n" +
+	"holderMode\x12<\n" +
+	"\x1aholder_transaction_seconds\x18\x0e \x01(\x01R\x18holderTransactionSeconds\"<\n" +
+	"\aDBLocks\x121\n" +
+	"\x05waits\x18\x01 \x03(\v2\x1b.osprey.agent.v1.DBLockWaitR\x05waits\"\x96\x02\n" +
+	"\vDBStatement\x12\x16\n" +
+	"\x06digest\x18\x01 \x01(\tR\x06digest\x12\x12\n" +
+	"\x04text\x18\x02 \x01(\tR\x04text\x12\x1a\n" +
+	"\bdatabase\x18\x03 \x01(\tR\bdatabase\x12\x14\n" +
+	"\x05calls\x18\x04 \x01(\x04R\x05calls\x12#\n" +
+	"\rtotal_seconds\x18\x05 \x01(\x01R\ftotalSeconds\x12\x12\n" +
+	"\x04rows\x18\x06 \x01(\x04R\x04rows\x12#\n" +
+	"\rrows_examined\x18\a \x01(\x04R\frowsExamined\x12\x16\n" +
+	"\x06errors\x18\b \x01(\x04R\x06errors\x12\x1f\n" +
+	"\vmax_seconds\x18\t \x01(\x01R\n" +
+	"maxSeconds\x12\x12\n" +
+	"\x04user\x18\n" +
+	" \x01(\tR\x04user\"\xa9\x01\n" +
+	"\fDBStatements\x12)\n" +
+	"\x10interval_seconds\x18\x01 \x01(\x01R\x0fintervalSeconds\x12<\n" +
+	"\n" +
+	"statements\x18\x02 \x03(\v2\x1c.osprey.agent.v1.DBStatementR\n" +
+	"statements\x12\x1c\n" +
+	"\tavailable\x18\x03 \x01(\bR\tavailable\x12\x12\n" +
+	"\x04hint\x18\x04 \x01(\tR\x04hint\"\xdf\x03\n" +
+	"\bURLCheck\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12\x10\n" +
+	"\x03url\x18\x03 \x01(\tR\x03url\x12\x16\n" +
+	"\x06method\x18\x04 \x01(\tR\x06method\x12@\n" +
+	"\aheaders\x18\x05 \x03(\v2&.osprey.agent.v1.URLCheck.HeadersEntryR\aheaders\x12\x12\n" +
+	"\x04body\x18\x06 \x01(\tR\x04body\x12'\n" +
+	"\x0fexpected_status\x18\a \x03(\x05R\x0eexpectedStatus\x12#\n" +
+	"\rexpected_body\x18\b \x01(\tR\fexpectedBody\x12)\n" +
+	"\x10interval_seconds\x18\t \x01(\x05R\x0fintervalSeconds\x12\x1d\n" +
+	"\n" +
+	"timeout_ms\x18\n" +
+	" \x01(\x05R\ttimeoutMs\x12)\n" +
+	"\x10follow_redirects\x18\v \x01(\bR\x0ffollowRedirects\x120\n" +
+	"\x14insecure_skip_verify\x18\f \x01(\bR\x12insecureSkipVerify\x1a:\n" +
+	"\fHeadersEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xcd\x03\n" +
+	"\tURLResult\x12\x19\n" +
+	"\bcheck_id\x18\x01 \x01(\tR\acheckId\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12\x10\n" +
+	"\x03url\x18\x03 \x01(\tR\x03url\x12$\n" +
+	"\x0etime_unix_nano\x18\x04 \x01(\x03R\ftimeUnixNano\x12\x0e\n" +
+	"\x02up\x18\x05 \x01(\bR\x02up\x12\x1f\n" +
+	"\vstatus_code\x18\x06 \x01(\x05R\n" +
+	"statusCode\x12\x19\n" +
+	"\btotal_ms\x18\a \x01(\x01R\atotalMs\x12\x15\n" +
+	"\x06dns_ms\x18\b \x01(\x01R\x05dnsMs\x12\x1d\n" +
+	"\n" +
+	"connect_ms\x18\t \x01(\x01R\tconnectMs\x12\x15\n" +
+	"\x06tls_ms\x18\n" +
+	" \x01(\x01R\x05tlsMs\x12\"\n" +
+	"\rfirst_byte_ms\x18\v \x01(\x01R\vfirstByteMs\x12\x1d\n" +
+	"\n" +
+	"body_bytes\x18\f \x01(\x03R\tbodyBytes\x12&\n" +
+	"\x0ftls_expiry_unix\x18\r \x01(\x03R\rtlsExpiryUnix\x12\x18\n" +
+	"\afailure\x18\x0e \x01(\tR\afailure\x12\x14\n" +
+	"\x05error\x18\x0f \x01(\tR\x05error\x12%\n" +
+	"\x0eremote_address\x18\x10 \x01(\tR\rremoteAddress\"B\n" +
+	"\n" +
+	"URLResults\x124\n" +
+	"\aresults\x18\x01 \x03(\v2\x1a.osprey.agent.v1.URLResultR\aresults\"\xad\x04\n" +
 	"\bSnapshot\x12$\n" +
 	"\x0etime_unix_nano\x18\x01 \x01(\x03R\ftimeUnixNano\x12\x12\n" +
 	"\x04type\x18\x02 \x01(\tR\x04type\x12A\n" +
 	"\fprocess_list\x18\n" +
 	" \x01(\v2\x1c.osprey.agent.v1.ProcessListH\x00R\vprocessList\x12:\n" +
 	"\tinventory\x18\v \x01(\v2\x1a.osprey.agent.v1.InventoryH\x00R\tinventory\x12D\n" +
-	"\rload_snapshot\x18\f \x01(\v2\x1d.osprey.agent.v1.LoadSnapshotH\x00R\floadSnapshot\x12\x1d\n" +
-	"\tjson_body\x18\x0f \x01(\fH\x00R\bjsonBodyB\x06\n" +
+	"\rload_snapshot\x18\f \x01(\v2\x1d.osprey.agent.v1.LoadSnapshotH\x00R\floadSnapshot\x12>\n" +
+	"\vdb_sessions\x18\r \x01(\v2\x1b.osprey.agent.v1.DBSessionsH\x00R\n" +
+	"dbSessions\x125\n" +
+	"\bdb_locks\x18\x0e \x01(\v2\x18.osprey.agent.v1.DBLocksH\x00R\adbLocks\x12\x1d\n" +
+	"\tjson_body\x18\x0f \x01(\fH\x00R\bjsonBody\x12D\n" +
+	"\rdb_statements\x18\x10 \x01(\v2\x1d.osprey.agent.v1.DBStatementsH\x00R\fdbStatements\x12>\n" +
+	"\vurl_results\x18\x11 \x01(\v2\x1b.osprey.agent.v1.URLResultsH\x00R\n" +
+	"urlResultsB\x06\n" +
 	"\x04body\"|\n" +
 	"\vPushRequest\x124\n" +
 	"\x05agent\x18\x01 \x01(\v2\x1e.osprey.agent.v1.AgentIdentityR\x05agent\x127\n" +
@@ -1168,10 +2400,19 @@ const file_osprey_agent_v1_agent_proto_rawDesc = "" +
 	"\tinventory\x18\x02 \x01(\v2\x1a.osprey.agent.v1.InventoryR\tinventory\"d\n" +
 	"\x10RegisterResponse\x12\x18\n" +
 	"\aproject\x18\x01 \x01(\tR\aproject\x126\n" +
-	"\x17report_interval_seconds\x18\x02 \x01(\x05R\x15reportIntervalSeconds2\xa4\x01\n" +
+	"\x17report_interval_seconds\x18\x02 \x01(\x05R\x15reportIntervalSeconds\"_\n" +
+	"\rConfigRequest\x124\n" +
+	"\x05agent\x18\x01 \x01(\v2\x1e.osprey.agent.v1.AgentIdentityR\x05agent\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\tR\aversion\"\x82\x01\n" +
+	"\x0eConfigResponse\x12\x18\n" +
+	"\aversion\x18\x01 \x01(\tR\aversion\x12\x1c\n" +
+	"\tunchanged\x18\x02 \x01(\bR\tunchanged\x128\n" +
+	"\n" +
+	"url_checks\x18\x03 \x03(\v2\x19.osprey.agent.v1.URLCheckR\turlChecks2\xef\x01\n" +
 	"\fAgentService\x12O\n" +
 	"\bRegister\x12 .osprey.agent.v1.RegisterRequest\x1a!.osprey.agent.v1.RegisterResponse\x12C\n" +
-	"\x04Push\x12\x1c.osprey.agent.v1.PushRequest\x1a\x1d.osprey.agent.v1.PushResponseBCZAgithub.com/osprey-monitoring/osprey/internal/wire/agentpb;agentpbb\x06proto3"
+	"\x04Push\x12\x1c.osprey.agent.v1.PushRequest\x1a\x1d.osprey.agent.v1.PushResponse\x12I\n" +
+	"\x06Config\x12\x1e.osprey.agent.v1.ConfigRequest\x1a\x1f.osprey.agent.v1.ConfigResponseBCZAgithub.com/osprey-monitoring/osprey/internal/wire/agentpb;agentpbb\x06proto3"
 
 var (
 	file_osprey_agent_v1_agent_proto_rawDescOnce sync.Once
@@ -1185,7 +2426,7 @@ func file_osprey_agent_v1_agent_proto_rawDescGZIP() []byte {
 	return file_osprey_agent_v1_agent_proto_rawDescData
 }
 
-var file_osprey_agent_v1_agent_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
+var file_osprey_agent_v1_agent_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
 var file_osprey_agent_v1_agent_proto_goTypes = []any{
 	(*AgentIdentity)(nil),    // 0: osprey.agent.v1.AgentIdentity
 	(*Inventory)(nil),        // 1: osprey.agent.v1.Inventory
@@ -1194,15 +2435,27 @@ var file_osprey_agent_v1_agent_proto_goTypes = []any{
 	(*Count)(nil),            // 4: osprey.agent.v1.Count
 	(*Connections)(nil),      // 5: osprey.agent.v1.Connections
 	(*LoadSnapshot)(nil),     // 6: osprey.agent.v1.LoadSnapshot
-	(*Snapshot)(nil),         // 7: osprey.agent.v1.Snapshot
-	(*PushRequest)(nil),      // 8: osprey.agent.v1.PushRequest
-	(*PushResponse)(nil),     // 9: osprey.agent.v1.PushResponse
-	(*RegisterRequest)(nil),  // 10: osprey.agent.v1.RegisterRequest
-	(*RegisterResponse)(nil), // 11: osprey.agent.v1.RegisterResponse
-	nil,                      // 12: osprey.agent.v1.AgentIdentity.LabelsEntry
+	(*DBSession)(nil),        // 7: osprey.agent.v1.DBSession
+	(*DBSessions)(nil),       // 8: osprey.agent.v1.DBSessions
+	(*DBLockWait)(nil),       // 9: osprey.agent.v1.DBLockWait
+	(*DBLocks)(nil),          // 10: osprey.agent.v1.DBLocks
+	(*DBStatement)(nil),      // 11: osprey.agent.v1.DBStatement
+	(*DBStatements)(nil),     // 12: osprey.agent.v1.DBStatements
+	(*URLCheck)(nil),         // 13: osprey.agent.v1.URLCheck
+	(*URLResult)(nil),        // 14: osprey.agent.v1.URLResult
+	(*URLResults)(nil),       // 15: osprey.agent.v1.URLResults
+	(*Snapshot)(nil),         // 16: osprey.agent.v1.Snapshot
+	(*PushRequest)(nil),      // 17: osprey.agent.v1.PushRequest
+	(*PushResponse)(nil),     // 18: osprey.agent.v1.PushResponse
+	(*RegisterRequest)(nil),  // 19: osprey.agent.v1.RegisterRequest
+	(*RegisterResponse)(nil), // 20: osprey.agent.v1.RegisterResponse
+	(*ConfigRequest)(nil),    // 21: osprey.agent.v1.ConfigRequest
+	(*ConfigResponse)(nil),   // 22: osprey.agent.v1.ConfigResponse
+	nil,                      // 23: osprey.agent.v1.AgentIdentity.LabelsEntry
+	nil,                      // 24: osprey.agent.v1.URLCheck.HeadersEntry
 }
 var file_osprey_agent_v1_agent_proto_depIdxs = []int32{
-	12, // 0: osprey.agent.v1.AgentIdentity.labels:type_name -> osprey.agent.v1.AgentIdentity.LabelsEntry
+	23, // 0: osprey.agent.v1.AgentIdentity.labels:type_name -> osprey.agent.v1.AgentIdentity.LabelsEntry
 	2,  // 1: osprey.agent.v1.ProcessList.processes:type_name -> osprey.agent.v1.Process
 	4,  // 2: osprey.agent.v1.Connections.states:type_name -> osprey.agent.v1.Count
 	4,  // 3: osprey.agent.v1.Connections.top_remote_addresses:type_name -> osprey.agent.v1.Count
@@ -1210,22 +2463,35 @@ var file_osprey_agent_v1_agent_proto_depIdxs = []int32{
 	2,  // 5: osprey.agent.v1.LoadSnapshot.top_memory:type_name -> osprey.agent.v1.Process
 	2,  // 6: osprey.agent.v1.LoadSnapshot.top_io:type_name -> osprey.agent.v1.Process
 	5,  // 7: osprey.agent.v1.LoadSnapshot.connections:type_name -> osprey.agent.v1.Connections
-	3,  // 8: osprey.agent.v1.Snapshot.process_list:type_name -> osprey.agent.v1.ProcessList
-	1,  // 9: osprey.agent.v1.Snapshot.inventory:type_name -> osprey.agent.v1.Inventory
-	6,  // 10: osprey.agent.v1.Snapshot.load_snapshot:type_name -> osprey.agent.v1.LoadSnapshot
-	0,  // 11: osprey.agent.v1.PushRequest.agent:type_name -> osprey.agent.v1.AgentIdentity
-	7,  // 12: osprey.agent.v1.PushRequest.snapshots:type_name -> osprey.agent.v1.Snapshot
-	0,  // 13: osprey.agent.v1.RegisterRequest.agent:type_name -> osprey.agent.v1.AgentIdentity
-	1,  // 14: osprey.agent.v1.RegisterRequest.inventory:type_name -> osprey.agent.v1.Inventory
-	10, // 15: osprey.agent.v1.AgentService.Register:input_type -> osprey.agent.v1.RegisterRequest
-	8,  // 16: osprey.agent.v1.AgentService.Push:input_type -> osprey.agent.v1.PushRequest
-	11, // 17: osprey.agent.v1.AgentService.Register:output_type -> osprey.agent.v1.RegisterResponse
-	9,  // 18: osprey.agent.v1.AgentService.Push:output_type -> osprey.agent.v1.PushResponse
-	17, // [17:19] is the sub-list for method output_type
-	15, // [15:17] is the sub-list for method input_type
-	15, // [15:15] is the sub-list for extension type_name
-	15, // [15:15] is the sub-list for extension extendee
-	0,  // [0:15] is the sub-list for field type_name
+	7,  // 8: osprey.agent.v1.DBSessions.sessions:type_name -> osprey.agent.v1.DBSession
+	9,  // 9: osprey.agent.v1.DBLocks.waits:type_name -> osprey.agent.v1.DBLockWait
+	11, // 10: osprey.agent.v1.DBStatements.statements:type_name -> osprey.agent.v1.DBStatement
+	24, // 11: osprey.agent.v1.URLCheck.headers:type_name -> osprey.agent.v1.URLCheck.HeadersEntry
+	14, // 12: osprey.agent.v1.URLResults.results:type_name -> osprey.agent.v1.URLResult
+	3,  // 13: osprey.agent.v1.Snapshot.process_list:type_name -> osprey.agent.v1.ProcessList
+	1,  // 14: osprey.agent.v1.Snapshot.inventory:type_name -> osprey.agent.v1.Inventory
+	6,  // 15: osprey.agent.v1.Snapshot.load_snapshot:type_name -> osprey.agent.v1.LoadSnapshot
+	8,  // 16: osprey.agent.v1.Snapshot.db_sessions:type_name -> osprey.agent.v1.DBSessions
+	10, // 17: osprey.agent.v1.Snapshot.db_locks:type_name -> osprey.agent.v1.DBLocks
+	12, // 18: osprey.agent.v1.Snapshot.db_statements:type_name -> osprey.agent.v1.DBStatements
+	15, // 19: osprey.agent.v1.Snapshot.url_results:type_name -> osprey.agent.v1.URLResults
+	0,  // 20: osprey.agent.v1.PushRequest.agent:type_name -> osprey.agent.v1.AgentIdentity
+	16, // 21: osprey.agent.v1.PushRequest.snapshots:type_name -> osprey.agent.v1.Snapshot
+	0,  // 22: osprey.agent.v1.RegisterRequest.agent:type_name -> osprey.agent.v1.AgentIdentity
+	1,  // 23: osprey.agent.v1.RegisterRequest.inventory:type_name -> osprey.agent.v1.Inventory
+	0,  // 24: osprey.agent.v1.ConfigRequest.agent:type_name -> osprey.agent.v1.AgentIdentity
+	13, // 25: osprey.agent.v1.ConfigResponse.url_checks:type_name -> osprey.agent.v1.URLCheck
+	19, // 26: osprey.agent.v1.AgentService.Register:input_type -> osprey.agent.v1.RegisterRequest
+	17, // 27: osprey.agent.v1.AgentService.Push:input_type -> osprey.agent.v1.PushRequest
+	21, // 28: osprey.agent.v1.AgentService.Config:input_type -> osprey.agent.v1.ConfigRequest
+	20, // 29: osprey.agent.v1.AgentService.Register:output_type -> osprey.agent.v1.RegisterResponse
+	18, // 30: osprey.agent.v1.AgentService.Push:output_type -> osprey.agent.v1.PushResponse
+	22, // 31: osprey.agent.v1.AgentService.Config:output_type -> osprey.agent.v1.ConfigResponse
+	29, // [29:32] is the sub-list for method output_type
+	26, // [26:29] is the sub-list for method input_type
+	26, // [26:26] is the sub-list for extension type_name
+	26, // [26:26] is the sub-list for extension extendee
+	0,  // [0:26] is the sub-list for field type_name
 }
 
 func init() { file_osprey_agent_v1_agent_proto_init() }
@@ -1233,11 +2499,15 @@ func file_osprey_agent_v1_agent_proto_init() {
 	if File_osprey_agent_v1_agent_proto != nil {
 		return
 	}
-	file_osprey_agent_v1_agent_proto_msgTypes[7].OneofWrappers = []any{
+	file_osprey_agent_v1_agent_proto_msgTypes[16].OneofWrappers = []any{
 		(*Snapshot_ProcessList)(nil),
 		(*Snapshot_Inventory)(nil),
 		(*Snapshot_LoadSnapshot)(nil),
+		(*Snapshot_DbSessions)(nil),
+		(*Snapshot_DbLocks)(nil),
 		(*Snapshot_JsonBody)(nil),
+		(*Snapshot_DbStatements)(nil),
+		(*Snapshot_UrlResults)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -1245,7 +2515,7 @@ func file_osprey_agent_v1_agent_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_osprey_agent_v1_agent_proto_rawDesc), len(file_osprey_agent_v1_agent_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   13,
+			NumMessages:   25,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
