@@ -23,6 +23,9 @@ import (
 // high-cardinality gauges cannot grow the server's memory without limit.
 const maxLatest = 256
 
+// maxOwnLatest is the extra room kept for osprey.* values.
+const maxOwnLatest = 32
+
 // Agent is the latest state of one agent.
 type Agent struct {
 	ID        string             `json:"id"`
@@ -199,7 +202,10 @@ func (t *Tracker) ObserveMetrics(project int64, md pmetric.Metrics, now time.Tim
 						val = float64(dp.IntValue())
 					}
 					k := key.String()
-					if _, ok := a.Latest[k]; ok || len(a.Latest) < maxLatest {
+					// Our own osprey.* figures (what lists show) get room
+					// beyond the cap that other gauges may have filled.
+					if _, ok := a.Latest[k]; ok || len(a.Latest) < maxLatest ||
+						len(a.Latest) < maxLatest+maxOwnLatest && strings.HasPrefix(k, "osprey.") {
 						a.Latest[k] = val
 					}
 				}

@@ -39,6 +39,10 @@ func Snapshots(req *agentpb.PushRequest) []event.Row {
 		if sn == nil {
 			continue
 		}
+		if ur := sn.GetUrlResults(); ur != nil {
+			rows = append(rows, urlRows(ur, agent)...)
+			continue
+		}
 		row := snapshot(sn, agent)
 		rows = append(rows, row)
 		if ls := sn.GetLoadSnapshot(); ls != nil {
@@ -153,6 +157,21 @@ func snapshot(sn *agentpb.Snapshot, agent []event.Field) event.Row {
 		if msg == "" {
 			msg = typ + " snapshot"
 		}
+	case *agentpb.Snapshot_DbSessions:
+		body, _ = compactJSON.Marshal(b.DbSessions)
+		var more []event.Field
+		more, msg = dbSessionFields(b.DbSessions)
+		f = append(f, more...)
+	case *agentpb.Snapshot_DbLocks:
+		body, _ = compactJSON.Marshal(b.DbLocks)
+		var more []event.Field
+		more, msg = dbLockFields(b.DbLocks)
+		f = append(f, more...)
+	case *agentpb.Snapshot_DbStatements:
+		body, _ = compactJSON.Marshal(b.DbStatements)
+		var more []event.Field
+		more, msg = dbStatementFields(b.DbStatements)
+		f = append(f, more...)
 	case *agentpb.Snapshot_JsonBody:
 		var buf bytes.Buffer
 		if json.Compact(&buf, b.JsonBody) == nil {
@@ -174,11 +193,15 @@ func snapshot(sn *agentpb.Snapshot, agent []event.Field) event.Row {
 	for _, a := range agent {
 		f = addField(f, len(f), a.Name, a.Value)
 	}
-	var t time.Time
-	if ns := sn.GetTimeUnixNano(); ns != 0 {
-		t = time.Unix(0, ns).UTC()
+	return event.Row{Time: unixNano(sn.GetTimeUnixNano()), Fields: f}
+}
+
+// unixNano is the row time; zero lets the store stamp the arrival time.
+func unixNano(ns int64) time.Time {
+	if ns == 0 {
+		return time.Time{}
 	}
-	return event.Row{Time: t, Fields: f}
+	return time.Unix(0, ns).UTC()
 }
 
 func formatFloat(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }

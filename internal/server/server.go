@@ -25,6 +25,7 @@ import (
 	"google.golang.org/grpc/credentials"
 
 	"github.com/osprey-monitoring/osprey/internal/agentstate"
+	"github.com/osprey-monitoring/osprey/internal/api/databases"
 	"github.com/osprey-monitoring/osprey/internal/api/envelope"
 	"github.com/osprey-monitoring/osprey/internal/api/events"
 	"github.com/osprey-monitoring/osprey/internal/api/prom"
@@ -323,6 +324,9 @@ func (s *Server) routes() http.Handler {
 	srvH := s.auth.Require(servers.NewHandler(s.agents, s.metrics, s.events, authn.ProjectID))
 	mux.Handle("/api/v1/servers", srvH)
 	mux.Handle("/api/v1/servers/", srvH)
+	dbH := s.auth.Require(databases.NewHandler(s.agents, s.metrics, s.events, authn.ProjectID))
+	mux.Handle("/api/v1/databases", dbH)
+	mux.Handle("/api/v1/databases/", dbH)
 	mux.Handle("GET /api/v1/agents", s.auth.Require(http.HandlerFunc(s.handleAgents)))
 	mux.Handle("GET /api/v1/live", s.auth.Require(http.HandlerFunc(s.handleLive)))
 	mux.Handle("POST /api/v1/project/key", s.auth.Require(http.HandlerFunc(s.handleNewKey)))

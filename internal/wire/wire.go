@@ -31,6 +31,18 @@ const (
 	SnapshotProcessList  = "process_list"
 	SnapshotInventory    = "inventory"
 	SnapshotLoadSnapshot = "load_snapshot"
+	SnapshotDBSessions   = "db_sessions"
+	SnapshotDBLocks      = "db_locks"
+	SnapshotDBStatements = "db_statements"
+	SnapshotURLResults   = "url_results"
+)
+
+// Agent kinds. A database instance monitored by an agent's db module
+// reports under its own identity of kind db, so it is listed apart from
+// the host the agent runs on.
+const (
+	KindHost = "host"
+	KindDB   = "db"
 )
 
 // DefaultReportInterval is how often agents report counters, in seconds.
