@@ -94,6 +94,26 @@ CREATE TABLE IF NOT EXISTS sessions (
 	csrf TEXT NOT NULL,
 	expires_at INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS objects (
+	id INTEGER PRIMARY KEY AUTOINCREMENT,
+	project_id INTEGER NOT NULL,
+	kind TEXT NOT NULL,
+	body TEXT NOT NULL,
+	updated_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS objects_by_kind ON objects (kind, project_id);
+CREATE TABLE IF NOT EXISTS object_revs (
+	project_id INTEGER NOT NULL,
+	kind TEXT NOT NULL,
+	rev INTEGER NOT NULL,
+	PRIMARY KEY (project_id, kind)
+);
+CREATE TABLE IF NOT EXISTS alert_state (
+	project_id INTEGER NOT NULL,
+	alert_id TEXT NOT NULL,
+	body TEXT NOT NULL,
+	PRIMARY KEY (project_id, alert_id)
+);
 CREATE TABLE IF NOT EXISTS agents (
 	project_id INTEGER NOT NULL,
 	agent_id TEXT NOT NULL,

@@ -156,6 +156,28 @@ func (s *agentServer) Register(ctx context.Context, req *agentpb.RegisterRequest
 	return &agentpb.RegisterResponse{Project: p.Name, ReportIntervalSeconds: wire.DefaultReportInterval}, nil
 }
 
+// Config tells an agent which URL checks to run. An agent sends the
+// version it has; an unchanged answer carries no checks.
+func (s *agentServer) Config(ctx context.Context, req *agentpb.ConfigRequest) (*agentpb.ConfigResponse, error) {
+	p, _ := ProjectFrom(ctx)
+	id := req.GetAgent().GetId()
+	if id == "" {
+		return nil, status.Error(codes.InvalidArgument, "agent.id is required")
+	}
+	if s.r.opts.Config == nil {
+		return &agentpb.ConfigResponse{Version: "none"}, nil
+	}
+	version, checks, err := s.r.opts.Config.AgentConfig(ctx, p.ID, id)
+	if err != nil {
+		s.r.log.Error("agent configuration", "project", p.Name, "agent", id, "err", err)
+		return nil, status.Error(codes.Unavailable, "configuration is not available right now")
+	}
+	if version == req.GetVersion() {
+		return &agentpb.ConfigResponse{Version: version, Unchanged: true}, nil
+	}
+	return &agentpb.ConfigResponse{Version: version, UrlChecks: checks}, nil
+}
+
 func (s *agentServer) Push(ctx context.Context, req *agentpb.PushRequest) (*agentpb.PushResponse, error) {
 	p, _ := ProjectFrom(ctx)
 	if req.GetAgent().GetId() == "" {

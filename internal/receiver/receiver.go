@@ -16,6 +16,7 @@ import (
 
 	"github.com/osprey-monitoring/osprey/internal/agentstate"
 	"github.com/osprey-monitoring/osprey/internal/ingest"
+	"github.com/osprey-monitoring/osprey/internal/wire/agentpb"
 )
 
 type Options struct {
@@ -25,6 +26,15 @@ type Options struct {
 	RateBurst       int
 	Logger          *slog.Logger
 	Registerer      prometheus.Registerer
+	// Config answers agents' configuration requests; nil answers an
+	// empty configuration.
+	Config ConfigSource
+}
+
+// ConfigSource gives an agent what the server wants it to run, and a
+// version that changes whenever that does.
+type ConfigSource interface {
+	AgentConfig(ctx context.Context, project int64, agentID string) (version string, checks []*agentpb.URLCheck, err error)
 }
 
 // Receiver is shared by the gRPC and HTTP front ends.

@@ -36,6 +36,13 @@ type Config struct {
 	Events struct {
 		MaxMemoryBytes int64 `yaml:"max_memory_bytes"`
 	} `yaml:"events"`
+	Alerts struct {
+		// Interval is how often every alert rule is evaluated.
+		Interval Duration `yaml:"interval"`
+		// BaseURL is the UI's address as users reach it, for links in
+		// notifications (e.g. https://osprey.example.com).
+		BaseURL string `yaml:"base_url"`
+	} `yaml:"alerts"`
 	LogLevel string `yaml:"log_level"`
 }
 
@@ -103,6 +110,7 @@ func DefaultConfig() Config {
 	c.Query.Timeout = Duration(30 * time.Second)
 	c.Query.MaxSamples = 50_000_000
 	c.Events.MaxMemoryBytes = 512 << 20
+	c.Alerts.Interval = Duration(15 * time.Second)
 	c.LogLevel = "info"
 	return c
 }
@@ -122,6 +130,8 @@ func (c *Config) BindFlags(fs *flag.FlagSet) {
 	fs.Float64Var(&c.Ingest.RateLimit, "rate-limit", c.Ingest.RateLimit, "ingest requests per second per project (0 = unlimited)")
 	fs.StringVar(&c.Ingest.WALSync, "wal-sync", c.Ingest.WALSync, "ingest log fsync: interval (kill -9 safe, power loss may lose ~1s) or always")
 	fs.Var(&c.Query.Timeout, "query-timeout", "longest a query may run")
+	fs.Var(&c.Alerts.Interval, "alert-interval", "how often alert rules are evaluated")
+	fs.StringVar(&c.Alerts.BaseURL, "base-url", c.Alerts.BaseURL, "the UI's address as users reach it, for links in notifications")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
 }
 

@@ -25,19 +25,24 @@ import (
 	"google.golang.org/grpc/credentials"
 
 	"github.com/osprey-monitoring/osprey/internal/agentstate"
+	"github.com/osprey-monitoring/osprey/internal/alert"
+	"github.com/osprey-monitoring/osprey/internal/api/alerts"
 	"github.com/osprey-monitoring/osprey/internal/api/databases"
 	"github.com/osprey-monitoring/osprey/internal/api/envelope"
 	"github.com/osprey-monitoring/osprey/internal/api/events"
 	"github.com/osprey-monitoring/osprey/internal/api/prom"
 	"github.com/osprey-monitoring/osprey/internal/api/servers"
+	"github.com/osprey-monitoring/osprey/internal/api/urls"
 	"github.com/osprey-monitoring/osprey/internal/authn"
 	"github.com/osprey-monitoring/osprey/internal/ingest"
 	"github.com/osprey-monitoring/osprey/internal/ingest/wal"
 	"github.com/osprey-monitoring/osprey/internal/live"
 	"github.com/osprey-monitoring/osprey/internal/meta"
+	"github.com/osprey-monitoring/osprey/internal/notify"
 	"github.com/osprey-monitoring/osprey/internal/receiver"
 	"github.com/osprey-monitoring/osprey/internal/store/event"
 	"github.com/osprey-monitoring/osprey/internal/store/metric"
+	"github.com/osprey-monitoring/osprey/internal/urlchecks"
 	"github.com/osprey-monitoring/osprey/internal/webui"
 )
 
@@ -77,6 +82,9 @@ type Server struct {
 	recv     *receiver.Receiver
 	auth     *authn.Authenticator
 	defaultP meta.Project
+	alerts   *alert.Engine
+	sender   *notify.Sender
+	bgCancel context.CancelFunc
 
 	httpSrv, otlpHTTPSrv *http.Server
 	grpcSrv              *grpc.Server
@@ -153,6 +161,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	if s.recv, err = receiver.New(receiver.Options{
 		MaxRequestBytes: cfg.Ingest.MaxRequestBytes, MaxFutureSkew: time.Duration(cfg.Ingest.MaxFutureSkew),
 		RateLimit: cfg.Ingest.RateLimit, RateBurst: cfg.Ingest.RateBurst, Logger: log.With("part", "receiver"), Registerer: s.reg,
+		Config: urlchecks.Source{Meta: s.Meta},
 	}, s.pipe, receiver.NewKeyCache(s.Meta, 10*time.Second), s.agents); err != nil {
 		return nil, err
 	}
@@ -167,6 +176,13 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 			func() float64 { return float64(s.bus.Dropped()) }),
 	)
 	s.auth = authn.New(s.Meta, cfg.TLS.Enabled(), log)
+	s.sender = notify.NewSender(notify.Options{Logger: log.With("part", "notify")})
+	if s.alerts, err = alert.New(ctx, s.Meta, alert.Sources{Metrics: s.metrics, Events: s.events, Agents: s.agents}, s.sender, alert.Options{
+		Interval: time.Duration(cfg.Alerts.Interval), BaseURL: cfg.Alerts.BaseURL,
+		Logger: log.With("part", "alerts"), Registerer: s.reg,
+	}); err != nil {
+		return nil, fmt.Errorf("start alert engine: %w", err)
+	}
 	ok = true
 	return s, nil
 }
@@ -275,6 +291,11 @@ func (s *Server) Start() error {
 	s.bg.Add(2)
 	go s.selfMonitor()
 	go s.persistAgents()
+	bgCtx, cancel := context.WithCancel(context.Background())
+	s.bgCancel = cancel
+	s.bg.Add(2)
+	go func() { defer s.bg.Done(); s.sender.Run(bgCtx) }()
+	go func() { defer s.bg.Done(); s.alerts.Run(bgCtx) }()
 	s.ready.Store(true)
 	s.log.Info("osprey server ready", "http", httpL.Addr().String(), "otlp_grpc", grpcL.Addr().String(),
 		"otlp_http", otlpHTTPL.Addr().String(), "data_dir", s.cfg.DataDir, "tls", tlsCfg != nil)
@@ -327,6 +348,12 @@ func (s *Server) routes() http.Handler {
 	dbH := s.auth.Require(databases.NewHandler(s.agents, s.metrics, s.events, authn.ProjectID))
 	mux.Handle("/api/v1/databases", dbH)
 	mux.Handle("/api/v1/databases/", dbH)
+	alH := s.auth.Require(alerts.NewHandler(s.Meta, s.alerts, s.events, s.sender))
+	mux.Handle("/api/v1/alerts", alH)
+	mux.Handle("/api/v1/alerts/", alH)
+	urlH := s.auth.Require(urls.NewHandler(s.Meta, s.metrics, s.events))
+	mux.Handle("/api/v1/urls", urlH)
+	mux.Handle("/api/v1/urls/", urlH)
 	mux.Handle("GET /api/v1/agents", s.auth.Require(http.HandlerFunc(s.handleAgents)))
 	mux.Handle("GET /api/v1/live", s.auth.Require(http.HandlerFunc(s.handleLive)))
 	mux.Handle("POST /api/v1/project/key", s.auth.Require(http.HandlerFunc(s.handleNewKey)))
@@ -398,6 +425,9 @@ func (s *Server) Close(ctx context.Context) error {
 	case <-s.stop:
 	default:
 		close(s.stop)
+	}
+	if s.bgCancel != nil {
+		s.bgCancel()
 	}
 	var errs []error
 	if s.httpSrv != nil {

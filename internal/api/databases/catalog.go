@@ -65,10 +65,10 @@ var commonCategory = map[string]string{
 
 // byLabel says which label a metric is split by on its chart.
 var byLabel = map[string]string{
-	"pg_connections":                       "state",
-	"pg_locks":                             "mode",
-	"pg_replication_replay_lag_seconds":    "application_name",
-	"pg_database_xid_age":                  "datname",
+	"pg_connections":                    "state",
+	"pg_locks":                          "mode",
+	"pg_replication_replay_lag_seconds": "application_name",
+	"pg_database_xid_age":               "datname",
 }
 
 func categorize(engine, metric string) (name, category string, ok bool) {
