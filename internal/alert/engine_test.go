@@ -160,7 +160,7 @@ func TestMetricRuleFiresRepeatsAndResolves(t *testing.T) {
 		vals  map[string]float64
 		want  []string
 	}{
-		{0, map[string]float64{"a": 95, "b": 10}, nil},             // pending: For is a minute
+		{0, map[string]float64{"a": 95, "b": 10}, nil},                // pending: For is a minute
 		{30 * time.Second, map[string]float64{"a": 96, "b": 10}, nil}, // still pending
 		{31 * time.Second, map[string]float64{"a": 97, "b": 10}, []string{"firing a"}},
 		{2 * time.Minute, map[string]float64{"a": 97, "b": 10}, nil},                  // firing, not yet time to repeat
