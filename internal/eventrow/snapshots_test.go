@@ -74,3 +74,38 @@ func TestLoadSnapshotRows(t *testing.T) {
 		t.Errorf("times %v %v, want %v", rows[0].Time, rows[1].Time, ts)
 	}
 }
+
+func TestDBAndURLRows(t *testing.T) {
+	ts := time.Date(2026, 11, 24, 12, 0, 5, 0, time.UTC)
+	req := &agentpb.PushRequest{
+		Agent: &agentpb.AgentIdentity{Id: "db-1", Name: "orders-db", Kind: wire.KindDB},
+		Snapshots: []*agentpb.Snapshot{
+			{TimeUnixNano: ts.UnixNano(), Type: wire.SnapshotDBSessions, Body: &agentpb.Snapshot_DbSessions{DbSessions: &agentpb.DBSessions{
+				Total: 40, Active: 2, Sessions: []*agentpb.DBSession{{Id: "7", Query: "SELECT SLEEP(?)", TimeSeconds: 12.5}, {Id: "8", Blocked: true, TimeSeconds: 3}},
+			}}},
+			{TimeUnixNano: ts.UnixNano(), Type: wire.SnapshotDBLocks, Body: &agentpb.Snapshot_DbLocks{DbLocks: &agentpb.DBLocks{
+				Waits: []*agentpb.DBLockWait{{WaiterId: "8", HolderId: "7", Table: "`shop`.`stock`", WaitSeconds: 3, HolderQuery: "UPDATE stock SET n=n+?"}},
+			}}},
+			{TimeUnixNano: ts.UnixNano(), Type: wire.SnapshotURLResults, Body: &agentpb.Snapshot_UrlResults{UrlResults: &agentpb.URLResults{Results: []*agentpb.URLResult{
+				{CheckId: "3", Name: "shop", Url: "https://shop.example/", TimeUnixNano: ts.UnixNano(), Up: false, StatusCode: 503, TotalMs: 41.5,
+					Failure: "status", Error: "status 503, expected 200-399"},
+				{CheckId: "4", Name: "api", Url: "https://api.example/", TimeUnixNano: ts.UnixNano(), Up: true, StatusCode: 200, TotalMs: 12, TlsExpiryUnix: 1900000000},
+			}}}},
+		},
+	}
+	rows := Snapshots(req)
+	if len(rows) != 4 {
+		t.Fatalf("got %d rows, want sessions, locks and one row per URL run", len(rows))
+	}
+	wantFields(t, fieldMap(t, rows[0]), map[string]string{"type": "snapshot", "snapshot.type": "db_sessions", "db.sessions.total": "40",
+		"db.sessions.active": "2", "db.sessions.blocked": "1", "db.sessions.longest_seconds": "12.5", "agent.kind": "db", "_msg": "db_sessions: 2 active of 40"})
+	wantFields(t, fieldMap(t, rows[1]), map[string]string{"snapshot.type": "db_locks", "db.lock.waits": "1", "db.lock.table": "`shop`.`stock`",
+		"db.lock.holder_query": "UPDATE stock SET n=n+?", "_msg": "db_locks: 1 waits, longest 3s on `shop`.`stock`"})
+	wantFields(t, fieldMap(t, rows[2]), map[string]string{"type": "url", "url.check.id": "3", "url.up": "false", "url.failure": "status",
+		"http.response.status_code": "503", "duration_ms": "41.5", "error.message": "status 503, expected 200-399", "agent.name": "orders-db",
+		"_msg": "down: status 503, expected 200-399"})
+	wantFields(t, fieldMap(t, rows[3]), map[string]string{"url.up": "true", "tls.expiry": "1900000000", "_msg": "up 200 in 12 ms"})
+	if !rows[2].Time.Equal(ts) {
+		t.Errorf("url row time %v, want the run's start", rows[2].Time)
+	}
+}
