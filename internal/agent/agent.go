@@ -80,7 +80,14 @@ func Run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	wg.Add(1)
 	go a.send.run(sctx, &wg)
 
+	waitModules, err := a.startModules(ctx, conn)
+	if err != nil {
+		stopSender()
+		wg.Wait()
+		return err
+	}
 	a.loop(ctx)
+	waitModules()
 
 	// Everything collected is already spooled; stop the sender (an
 	// in-flight call is cancelled and its batch stays in the spool).

@@ -12,7 +12,9 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/osprey-monitoring/osprey/internal/agent/db"
 	"github.com/osprey-monitoring/osprey/internal/agent/host"
+	"github.com/osprey-monitoring/osprey/internal/agent/urlcheck"
 )
 
 // DefaultVersion is reported when the embedding binary sets no version.
@@ -70,10 +72,12 @@ type SpoolConfig struct {
 	MaxBytes ByteSize `yaml:"max_bytes"`
 }
 
-// Modules switches the agent's collectors on and off. Later modules (db,
-// log, url, k8s) sit beside host.
+// Modules switches the agent's collectors on and off. Later modules (log,
+// k8s) sit beside these.
 type Modules struct {
-	Host host.Config `yaml:"host"`
+	Host host.Config     `yaml:"host"`
+	DB   db.Config       `yaml:"db"`
+	URL  urlcheck.Config `yaml:"url"`
 }
 
 // DefaultConfig returns the configuration used when nothing is set.
@@ -85,7 +89,7 @@ func DefaultConfig() Config {
 		Interval:          5 * time.Second,
 		InventoryInterval: 10 * time.Minute,
 		Spool:             SpoolConfig{MaxBytes: 256 << 20},
-		Modules:           Modules{Host: host.DefaultConfig()},
+		Modules:           Modules{Host: host.DefaultConfig(), URL: urlcheck.Config{Enabled: true}},
 		LogLevel:          "info",
 		Version:           DefaultVersion,
 	}

@@ -140,7 +140,7 @@ func (s *server) start() {
 	s.proc = start(s.t, filepath.Join(s.dir, "server.log"),
 		[]string{"OSPREY_ADMIN_PASSWORD=" + adminPassword, "OSPREY_PROJECT_KEY=" + projectKey},
 		"osprey", "server", "--data-dir", filepath.Join(s.dir, "data"),
-		"--http-addr", s.httpAddr, "--otlp-grpc-addr", s.grpcAddr, "--otlp-http-addr", s.otlp)
+		"--http-addr", s.httpAddr, "--otlp-grpc-addr", s.grpcAddr, "--otlp-http-addr", s.otlp, "--alert-interval", "1s")
 	s.waitHealthy()
 }
 

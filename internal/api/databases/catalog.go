@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 
 	"github.com/osprey-monitoring/osprey/internal/api/envelope"
@@ -62,6 +63,9 @@ var commonCategory = map[string]string{
 	"osprey_db_lock_waits":               CatWait,
 	"osprey_db_collect_duration_seconds": CatStat,
 }
+
+// gauges are metrics whose names end in _total without being counters.
+var gauges = map[string]bool{"osprey_db_sessions_total": true}
 
 // byLabel says which label a metric is split by on its chart.
 var byLabel = map[string]string{
@@ -134,7 +138,7 @@ func Catalog(engine, id string, metrics []string) []catalogEntry {
 		if strings.HasSuffix(m, "_bytes") || strings.Contains(m, "_bytes_") || strings.HasPrefix(m, "mysql_global_status_bytes_") {
 			e.Unit = "bytes"
 		}
-		if strings.HasSuffix(m, "_total") {
+		if strings.HasSuffix(m, "_total") && !gauges[m] {
 			e.Type = "counter"
 			switch e.Unit {
 			case "bytes":
@@ -173,7 +177,7 @@ func (h *handler) metricNames(ctx context.Context, project int64, id string) ([]
 		return nil, err
 	}
 	defer q.Close()
-	vals, _, err := q.LabelValues(ctx, labels.MetricName, nil, labels.MustNewMatcher(labels.MatchEqual, "osprey_agent_id", id))
+	vals, _, err := q.LabelValues(ctx, model.MetricNameLabel, nil, labels.MustNewMatcher(labels.MatchEqual, "osprey_agent_id", id))
 	return vals, err
 }
 

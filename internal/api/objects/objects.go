@@ -193,11 +193,12 @@ func (o API[T]) save(w http.ResponseWriter, r *http.Request, oid int64) {
 		return
 	}
 	o.SetID(&v, newID, time.Now().UTC())
+	code := http.StatusOK
 	if oid == 0 {
 		w.Header().Set("Location", r.URL.Path+"/"+strconv.FormatInt(newID, 10))
-		w.WriteHeader(http.StatusCreated)
+		code = http.StatusCreated
 	}
-	envelope.WriteData(w, o.show(&v))
+	envelope.WriteJSON(w, code, map[string]any{"status": "success", "data": o.show(&v)})
 }
 
 func (o API[T]) create(w http.ResponseWriter, r *http.Request) { o.save(w, r, 0) }
