@@ -8,6 +8,11 @@
 #  - chromium: the browser tests drive Debian's Chromium with playwright-core
 #    (never a downloaded browser). Installed with apt-get when we are root.
 #  - web/node_modules: the browser tests' npm packages, from the lock file.
+#  - MariaDB and PostgreSQL servers: the database monitoring tests watch
+#    real ones on 127.0.0.1 (root without password, postgres with trust);
+#    when they are installed but stopped they are started here, when they
+#    are missing they are installed (as root). The tests fail in CI and
+#    skip locally when they still cannot connect.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin="$PWD/.cache/bin"
@@ -45,6 +50,30 @@ if [ -f web/package-lock.json ]; then
 	if [ ! -d web/node_modules ] || [ web/package-lock.json -nt web/node_modules/.package-lock.json ]; then
 		say "npm ci in web/"
 		npm ci --prefix web --no-audit --no-fund --loglevel=error >&2
+	fi
+fi
+# Database servers for the db module's tests.
+if [ "$(id -u)" = 0 ]; then
+	if ! command -v mariadbd >/dev/null 2>&1; then
+		say "installing mariadb-server for the database monitoring tests"
+		apt_update
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mariadb-server >/dev/null
+	fi
+	if ! mysqladmin -uroot -h127.0.0.1 ping >/dev/null 2>&1; then
+		say "starting MariaDB"
+		mkdir -p /run/mysqld && chown mysql:mysql /run/mysqld 2>/dev/null || true
+		start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd >/dev/null 2>&1 || true
+		for _ in $(seq 30); do mysqladmin -uroot -h127.0.0.1 ping >/dev/null 2>&1 && break; sleep 1; done
+	fi
+	if ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1; then
+		say "installing postgresql for the database monitoring tests"
+		apt_update
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+	fi
+	if ! pg_isready -h 127.0.0.1 -q 2>/dev/null; then
+		say "starting PostgreSQL"
+		pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -1)" main start >/dev/null 2>&1 || true
+		for _ in $(seq 30); do pg_isready -h 127.0.0.1 -q && break; sleep 1; done
 	fi
 fi
 echo "$bin"

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -155,6 +156,19 @@ func TestURLMonitoringAndAlerts(t *testing.T) {
 		"webhook": map[string]any{"url": h.srv.URL + "/hook", "secret": "s3cret"}}, nil); err != nil {
 		t.Fatal(err)
 	}
+	// E-mail over STARTTLS to a real SMTP server for critical alerts, and
+	// a second webhook that takes only info alerts (it must get nothing).
+	sink, smtpPort := startSMTP(t, certPath, keyPath)
+	if _, err := s.send("POST", "/api/v1/alerts/channels", map[string]any{"name": "oncall-mail", "type": "email", "severities": []string{"critical"},
+		"email": map[string]any{"host": "127.0.0.1", "port": smtpPort, "tls": "starttls", "caFile": certPath,
+			"from": "osprey@example.com", "to": []string{"oncall@example.com"}}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	infoHook := newHook(t)
+	if _, err := s.send("POST", "/api/v1/alerts/channels", map[string]any{"name": "info only", "type": "webhook", "severities": []string{"info"},
+		"webhook": map[string]any{"url": infoHook.srv.URL + "/hook"}}, nil); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := s.send("POST", "/api/v1/alerts/rules", map[string]any{"name": "bad is down", "kind": "url", "enabled": true,
 		"severity": "critical", "checkId": fmt.Sprint(ids["bad"]), "condition": "down", "for": "0s", "repeat": "0s"}, nil); err != nil {
 		t.Fatal(err)
@@ -183,6 +197,22 @@ func TestURLMonitoringAndAlerts(t *testing.T) {
 		}
 		return nil
 	})
+	eventually(t, 30*time.Second, "a firing and a resolved mail over STARTTLS", func() error {
+		var subjects []string
+		for _, m := range sink.received() {
+			if !m.TLS || len(m.To) != 1 || m.To[0] != "oncall@example.com" {
+				return fmt.Errorf("mail %+v", m)
+			}
+			subjects = append(subjects, m.Subject)
+		}
+		if len(subjects) != 2 || !strings.HasPrefix(subjects[0], "[FIRING]") || !strings.HasPrefix(subjects[1], "[RESOLVED]") {
+			return fmt.Errorf("subjects %q", subjects)
+		}
+		return nil
+	})
+	if got := infoHook.states(); len(got) != 0 {
+		t.Errorf("the info-only channel got %v for a critical alert", got)
+	}
 	eventually(t, 30*time.Second, "one firing and one resolved in the alert history", func() error {
 		var hist struct{ Events []map[string]string }
 		if _, err := s.api("admin", adminPassword, "", "/api/v1/alerts/history", url.Values{"start": {"-10m"}}, &hist); err != nil {
