@@ -140,9 +140,9 @@ test('server list sorts and filters', async () => {
 });
 
 test('products not built yet say what they will do', async () => {
-  await page.click('a[data-nav=Database]');
+  await page.click('a[data-nav=Kubernetes]');
   await page.waitForSelector('[data-testid=coming]');
-  assert.match(await page.textContent('[data-testid=coming]'), /Lock tree/);
+  assert.match(await page.textContent('[data-testid=coming]'), /Objects and events/);
   await page.click('a[data-nav=Application]');
   await page.waitForSelector('text=Active transactions');
 });

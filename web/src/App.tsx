@@ -9,6 +9,14 @@ const Board = lazy(() => import('./pages/Board'));
 const ServerList = lazy(() => import('./pages/ServerList'));
 const ServerDetail = lazy(() => import('./pages/ServerDetail'));
 const Snapshot = lazy(() => import('./pages/Snapshot'));
+const DatabaseList = lazy(() => import('./pages/db/DatabaseList'));
+const DatabaseDetail = lazy(() => import('./pages/db/DatabaseDetail'));
+const UrlList = lazy(() => import('./pages/url/UrlList'));
+const UrlDetail = lazy(() => import('./pages/url/UrlDetail'));
+const Alerts = lazy(() => import('./pages/alerts/Alerts'));
+const AlertRules = lazy(() => import('./pages/alerts/Rules'));
+const AlertChannels = lazy(() => import('./pages/alerts/Channels'));
+const Maintenance = lazy(() => import('./pages/alerts/Maintenance'));
 
 // initialRange reads ?range=SECONDS (a live window) or ?from=&to= (unix
 // seconds) so a link can carry its time range; default: live 15 minutes.
@@ -78,6 +86,8 @@ export function App() {
 }
 
 const titles: [RegExp, string][] = [
+  [/^\/database$/, 'Databases'], [/^\/database\/[^/]+$/, 'Database'], [/^\/url$/, 'URL checks'], [/^\/url\/[^/]+$/, 'URL check'],
+  [/^\/alerts$/, 'Alerts'], [/^\/alerts\/rules$/, 'Alert rules'], [/^\/alerts\/channels$/, 'Notification channels'], [/^\/alerts\/maintenance$/, 'Maintenance'],
   [/^\/servers\/list$/, 'Servers'], [/^\/servers\/[^/]+\/snapshots\//, 'Load snapshot'], [/^\/servers\/[^/]+$/, 'Server'], [/^\/servers$/, 'Resource board'],
 ];
 function Route({ path, search }: { path: string; search: string }) {
@@ -88,6 +98,14 @@ function Route({ path, search }: { path: string; search: string }) {
   if (path === '/servers/list') return <ServerList key={search} />;
   if ((m = path.match(/^\/servers\/([^/]+)\/snapshots\/([^/]+)$/))) return <Snapshot id={decodeURIComponent(m[1])} time={decodeURIComponent(m[2])} />;
   if ((m = path.match(/^\/servers\/([^/]+)$/))) return <ServerDetail key={m[1]} id={decodeURIComponent(m[1])} />;
+  if (path === '/database') return <DatabaseList />;
+  if ((m = path.match(/^\/database\/([^/]+)$/))) return <DatabaseDetail key={m[1]} id={decodeURIComponent(m[1])} />;
+  if (path === '/url') return <UrlList />;
+  if ((m = path.match(/^\/url\/([^/]+)$/))) return <UrlDetail key={m[1]} id={decodeURIComponent(m[1])} />;
+  if (path === '/alerts') return <Alerts />;
+  if (path === '/alerts/rules') return <AlertRules />;
+  if (path === '/alerts/channels') return <AlertChannels />;
+  if (path === '/alerts/maintenance') return <Maintenance />;
   const p = products.find((x) => x.path === path);
   if (p) return <Coming product={p} />;
   return (

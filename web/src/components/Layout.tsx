@@ -10,11 +10,15 @@ export const nav: NavItem[] = [
     path: '/servers', label: 'Server', icon: 'server',
     children: [{ path: '/servers', label: 'Resource board', icon: 'board' }, { path: '/servers/list', label: 'Server list', icon: 'list' }],
   },
-  { path: '/database', label: 'Database', icon: 'db', soon: true },
+  { path: '/database', label: 'Database', icon: 'db' },
   { path: '/kubernetes', label: 'Kubernetes', icon: 'k8s', soon: true },
   { path: '/logs', label: 'Log', icon: 'log', soon: true },
-  { path: '/url', label: 'URL', icon: 'url', soon: true },
-  { path: '/alerts', label: 'Alerts', icon: 'alert', soon: true },
+  { path: '/url', label: 'URL', icon: 'url' },
+  {
+    path: '/alerts', label: 'Alerts', icon: 'alert',
+    children: [{ path: '/alerts', label: 'Alerts & history', icon: 'alert' }, { path: '/alerts/rules', label: 'Rules', icon: 'list' },
+      { path: '/alerts/channels', label: 'Channels', icon: 'list' }, { path: '/alerts/maintenance', label: 'Maintenance', icon: 'list' }],
+  },
   { path: '/dashboards', label: 'Dashboards', icon: 'dash', soon: true },
 ];
 
@@ -30,7 +34,7 @@ export function Layout({ path, children }: { path: string; children: ReactNode }
         </a>
         <nav>
           {nav.map((n) => {
-            const active = n.path === '/servers' ? isServer : path === n.path;
+            const active = n.path === '/servers' ? isServer : path === n.path || path.startsWith(n.path + '/');
             return (
               <div key={n.path}>
                 <a className={'nav-item' + (active ? ' active' : '')} href={n.path} onClick={linkHandler(n.path)} data-nav={n.label}>

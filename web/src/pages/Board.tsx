@@ -209,19 +209,21 @@ function TopProcs({ title, rows, fmt, testid }: { title: string; rows: API.TopPr
 
 function AlertList({ rows, error }: { rows: Record<string, string>[]; error?: string }) {
   if (error) return <div className="panel-empty">Alerts unavailable: {error}</div>;
-  if (!rows.length) return <div className="panel-empty">No alerts in the last hour. Load snapshots that agents take when a server crosses its CPU or memory threshold appear here.</div>;
+  if (!rows.length) return <div className="panel-empty">No alerts in the last hour. Alert rules that fire or resolve, and load snapshots that agents take when a server crosses its CPU or memory threshold, appear here.</div>;
   return (
     <ul className="alerts">
       {rows.map((r, i) => {
         const id = r['agent.id'];
         const snap = r['snapshot.time'];
-        const href = id && snap ? `/servers/${encodeURIComponent(id)}/snapshots/${encodeURIComponent(snap)}` : id ? `/servers/${encodeURIComponent(id)}` : '';
-        const sev = r.severity || 'warning';
+        const isAlert = r['event.kind'] === 'alert';
+        const href = isAlert ? '/alerts' : id && snap ? `/servers/${encodeURIComponent(id)}/snapshots/${encodeURIComponent(snap)}` : id ? `/servers/${encodeURIComponent(id)}` : '';
+        const sev = isAlert && r['alert.state'] === 'resolved' ? 'resolved' : r.severity || 'warning';
+        const who = isAlert ? `${r['alert.state'] || 'alert'} · ${r['agent.name'] || r['alert.rule'] || ''}` : r['agent.name'] || id || 'unknown';
         return (
           <li key={r._time + i} className={'sev-' + sev}>
             <span className="sev-dot" />
             <div className="alert-main">
-              <div className="alert-top"><b>{r['agent.name'] || id || 'unknown'}</b><span className="muted">{dateTime(r._time).slice(11)}</span></div>
+              <div className="alert-top"><b>{who}</b><span className="muted">{dateTime(r._time).slice(11)}</span></div>
               {href ? <a href={href} onClick={linkHandler(href)} className="alert-msg" data-testid="alert-link">{r._msg || r['event.kind']}</a> : <span className="alert-msg">{r._msg}</span>}
             </div>
           </li>
