@@ -48,6 +48,12 @@ func From(ctx context.Context) (Identity, bool) {
 	return id, ok
 }
 
+// NewContext returns ctx carrying id, as Require does for an
+// authenticated request (tests and in-process callers use it).
+func NewContext(ctx context.Context, id Identity) context.Context {
+	return context.WithValue(ctx, ctxKey{}, id)
+}
+
 // ProjectID is the shape the query APIs take to learn the project.
 func ProjectID(r *http.Request) (int64, bool) {
 	id, ok := From(r.Context())

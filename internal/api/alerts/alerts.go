@@ -7,7 +7,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/osprey-monitoring/osprey/internal/alert"
@@ -118,13 +117,10 @@ func (h *handler) history(w http.ResponseWriter, r *http.Request) {
 	if a := q.Get("alert"); a != "" {
 		fs = append(fs, event.Filter{Field: "alert.id", Op: "=", Value: a})
 	}
-	limit := 500
-	if s := q.Get("limit"); s != "" {
-		if limit, err = strconv.Atoi(s); err != nil || limit <= 0 {
-			envelope.WriteError(w, http.StatusBadRequest, "bad_data", "limit: want a positive integer")
-			return
-		}
-		limit = min(limit, maxHistory)
+	limit, err := envelope.ParseLimit(q, 500, maxHistory)
+	if err != nil {
+		envelope.WriteError(w, http.StatusBadRequest, "bad_data", err.Error())
+		return
 	}
 	res, err := h.es.Search(r.Context(), id.Project.ID, event.Query{Start: start, End: end, Type: "event", Filters: fs, Limit: limit})
 	if err != nil {

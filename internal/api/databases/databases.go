@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"math"
 	"net/http"
-	"strconv"
 	"time"
 
 	"google.golang.org/protobuf/encoding/protojson"
@@ -76,17 +75,6 @@ func (h *handler) auth(w http.ResponseWriter, r *http.Request) (int64, bool) {
 	return p, ok
 }
 
-// num is a figure that may be unknown: NaN marshals as null.
-type num float64
-
-func (n num) MarshalJSON() ([]byte, error) {
-	f := float64(n)
-	if math.IsNaN(f) || math.IsInf(f, 0) {
-		return []byte("null"), nil
-	}
-	return strconv.AppendFloat(nil, math.Round(f*1000)/1000, 'f', -1, 64), nil
-}
-
 type instanceJSON struct {
 	ID             string            `json:"id"`
 	Name           string            `json:"name"`
@@ -99,13 +87,13 @@ type instanceJSON struct {
 	Up             *bool             `json:"up"`     // the database answers; null before the first report
 	Health         string            `json:"health"` // ok, warning (lock waits), down, inactive
 	LastSeen       time.Time         `json:"lastSeen"`
-	Sessions       num               `json:"sessions"`
-	ActiveSessions num               `json:"activeSessions"`
-	Waits          num               `json:"lockWaits"`
+	Sessions       envelope.Num      `json:"sessions"`
+	ActiveSessions envelope.Num      `json:"activeSessions"`
+	Waits          envelope.Num      `json:"lockWaits"`
 	// Rate is statements per second (MySQL Questions) or transactions
 	// per second (PostgreSQL commits + rollbacks) over the last minute.
-	Rate            num `json:"rate"`
-	CollectDuration num `json:"collectSeconds"`
+	Rate            envelope.Num `json:"rate"`
+	CollectDuration envelope.Num `json:"collectSeconds"`
 }
 
 func latest(a *agentstate.Agent, k string) float64 {
@@ -119,9 +107,9 @@ func toInstance(a *agentstate.Agent, rate float64) instanceJSON {
 	in := instanceJSON{
 		ID: a.ID, Name: a.Name, Group: a.Group, Labels: a.Labels, Active: a.Active, LastSeen: a.LastSeen.UTC(),
 		Engine: a.Labels["db.system"], Version: a.Labels["db.version"], Address: a.Labels["server.address"],
-		Sessions: num(latest(a, "osprey.db.sessions.total")), ActiveSessions: num(latest(a, "osprey.db.sessions.active")),
-		Waits: num(latest(a, "osprey.db.lock.waits")), Rate: num(rate),
-		CollectDuration: num(latest(a, "osprey.db.collect.duration")),
+		Sessions: envelope.Num(latest(a, "osprey.db.sessions.total")), ActiveSessions: envelope.Num(latest(a, "osprey.db.sessions.active")),
+		Waits: envelope.Num(latest(a, "osprey.db.lock.waits")), Rate: envelope.Num(rate),
+		CollectDuration: envelope.Num(latest(a, "osprey.db.collect.duration")),
 	}
 	if in.Labels == nil {
 		in.Labels = map[string]string{}
@@ -242,6 +230,27 @@ func decodeBody(rec event.Record, msg proto.Message) error {
 
 func snapshotFilters(kind, id string) []event.Filter {
 	return []event.Filter{{Field: fieldSnapshotType, Op: "=", Value: kind}, {Field: fieldAgentID, Op: "=", Value: id}}
+}
+
+// snapshotAt finds the instance and its newest snapshot of kind in
+// [at-window, at] for ?at= (default now); rec is nil when there is none.
+// It answers the error itself (ok=false).
+func (h *handler) snapshotAt(w http.ResponseWriter, r *http.Request, kind string, window time.Duration) (a *agentstate.Agent, at time.Time, rec event.Record, ok bool) {
+	project, a, ok := h.find(w, r)
+	if !ok {
+		return nil, at, nil, false
+	}
+	at, err := envelope.ParseTime(r.URL.Query().Get("at"), h.now())
+	if err != nil {
+		envelope.WriteError(w, http.StatusBadRequest, "bad_data", "at: "+err.Error())
+		return nil, at, nil, false
+	}
+	rec, err = h.latestSnapshot(r.Context(), project, a.ID, kind, at, window)
+	if err != nil {
+		envelope.WriteStoreError(w, r, err)
+		return nil, at, nil, false
+	}
+	return a, at, rec, true
 }
 
 // latestSnapshot finds the newest snapshot of kind in [at-window, at].

@@ -176,18 +176,8 @@ func toWaits(ws []*agentpb.DBLockWait) []waitJSON {
 // locks answers the lock tree at ?at= (default now). No lock snapshot
 // near that moment means nobody waited: an empty tree, not an error.
 func (h *handler) locks(w http.ResponseWriter, r *http.Request) {
-	project, a, ok := h.find(w, r)
+	_, _, rec, ok := h.snapshotAt(w, r, wire.SnapshotDBLocks, lockWindow)
 	if !ok {
-		return
-	}
-	at, err := envelope.ParseTime(r.URL.Query().Get("at"), h.now())
-	if err != nil {
-		envelope.WriteError(w, http.StatusBadRequest, "bad_data", "at: "+err.Error())
-		return
-	}
-	rec, err := h.latestSnapshot(r.Context(), project, a.ID, wire.SnapshotDBLocks, at, lockWindow)
-	if err != nil {
-		envelope.WriteStoreError(w, r, err)
 		return
 	}
 	var l agentpb.DBLocks

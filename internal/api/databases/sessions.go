@@ -44,18 +44,8 @@ func toSessions(ss []*agentpb.DBSession) []sessionJSON {
 // sessions answers the active sessions at ?at= (default now): the newest
 // sample at or before that moment.
 func (h *handler) sessions(w http.ResponseWriter, r *http.Request) {
-	project, a, ok := h.find(w, r)
+	a, at, rec, ok := h.snapshotAt(w, r, wire.SnapshotDBSessions, sessionsWindow)
 	if !ok {
-		return
-	}
-	at, err := envelope.ParseTime(r.URL.Query().Get("at"), h.now())
-	if err != nil {
-		envelope.WriteError(w, http.StatusBadRequest, "bad_data", "at: "+err.Error())
-		return
-	}
-	rec, err := h.latestSnapshot(r.Context(), project, a.ID, wire.SnapshotDBSessions, at, sessionsWindow)
-	if err != nil {
-		envelope.WriteStoreError(w, r, err)
 		return
 	}
 	if rec == nil {

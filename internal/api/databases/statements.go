@@ -100,13 +100,10 @@ func (h *handler) statements(w http.ResponseWriter, r *http.Request) {
 		envelope.WriteError(w, http.StatusBadRequest, "bad_data", "sort: want total, calls, rows, avg, max, errors or examined, not "+strconv.Quote(by))
 		return
 	}
-	limit := defaultStatements
-	if s := q.Get("limit"); s != "" {
-		if limit, err = strconv.Atoi(s); err != nil || limit <= 0 {
-			envelope.WriteError(w, http.StatusBadRequest, "bad_data", "limit: want a positive integer")
-			return
-		}
-		limit = min(limit, maxStatements)
+	limit, err := envelope.ParseLimit(q, defaultStatements, maxStatements)
+	if err != nil {
+		envelope.WriteError(w, http.StatusBadRequest, "bad_data", err.Error())
+		return
 	}
 	res, err := h.es.Search(r.Context(), project, event.Query{
 		Start: start, End: end, Type: typeSnapshot, Filters: snapshotFilters(wire.SnapshotDBStatements, a.ID),

@@ -97,3 +97,29 @@ func WriteJSON(w http.ResponseWriter, code int, v any) {
 	w.WriteHeader(code)
 	_ = json.NewEncoder(w).Encode(v)
 }
+
+// ParseLimit reads ?limit=: def when absent, at most max, an error when
+// it is not a positive integer.
+func ParseLimit(v url.Values, def, max int) (int, error) {
+	s := v.Get("limit")
+	if s == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("limit: want a positive integer, got %q", s)
+	}
+	return min(n, max), nil
+}
+
+// Num is a figure that may be unknown: NaN and infinities marshal as
+// null, others rounded to three decimals.
+type Num float64
+
+func (n Num) MarshalJSON() ([]byte, error) {
+	f := float64(n)
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return []byte("null"), nil
+	}
+	return strconv.AppendFloat(nil, math.Round(f*1000)/1000, 'f', -1, 64), nil
+}

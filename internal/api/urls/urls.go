@@ -54,26 +54,15 @@ func NewHandler(m *meta.Store, ms *metric.Store, es *event.Store) http.Handler {
 	return mux
 }
 
-// num is a figure that may be unknown: NaN marshals as null.
-type num float64
-
-func (n num) MarshalJSON() ([]byte, error) {
-	f := float64(n)
-	if math.IsNaN(f) || math.IsInf(f, 0) {
-		return []byte("null"), nil
-	}
-	return strconv.AppendFloat(nil, math.Round(f*1000)/1000, 'f', -1, 64), nil
-}
-
 // regionJSON is a check's latest run from one agent.
 type regionJSON struct {
-	AgentID    string `json:"agentId"`
-	Agent      string `json:"agent"`
-	Up         *bool  `json:"up"`
-	TotalMs    num    `json:"totalMs"`
-	StatusCode num    `json:"statusCode"`
-	TLSExpiry  num    `json:"tlsExpiry"` // unix seconds
-	Uptime     num    `json:"uptime"`    // 0-100 over the last 24 h
+	AgentID    string       `json:"agentId"`
+	Agent      string       `json:"agent"`
+	Up         *bool        `json:"up"`
+	TotalMs    envelope.Num `json:"totalMs"`
+	StatusCode envelope.Num `json:"statusCode"`
+	TLSExpiry  envelope.Num `json:"tlsExpiry"` // unix seconds
+	Uptime     envelope.Num `json:"uptime"`    // 0-100 over the last 24 h
 }
 
 type checkStatusJSON struct {
@@ -159,8 +148,8 @@ func (h *handler) list(w http.ResponseWriter, r *http.Request) {
 			}
 			cs.Regions = append(cs.Regions, regionJSON{
 				AgentID: key[1], Agent: s.Metric.Get("osprey_agent_name"), Up: &up,
-				TotalMs: num(value("total", key) * 1000), StatusCode: num(value("status", key)),
-				TLSExpiry: num(value("tls", key)), Uptime: num(value("uptime", key)),
+				TotalMs: envelope.Num(value("total", key) * 1000), StatusCode: envelope.Num(value("status", key)),
+				TLSExpiry: envelope.Num(value("tls", key)), Uptime: envelope.Num(value("uptime", key)),
 			})
 		}
 		switch {
@@ -216,13 +205,10 @@ func (h *handler) history(w http.ResponseWriter, r *http.Request) {
 	if q.Get("failed") == "true" {
 		fs = append(fs, event.Filter{Field: "url.up", Op: "=", Value: "false"})
 	}
-	limit := defaultHistory
-	if s := q.Get("limit"); s != "" {
-		if limit, err = strconv.Atoi(s); err != nil || limit <= 0 {
-			envelope.WriteError(w, http.StatusBadRequest, "bad_data", "limit: want a positive integer")
-			return
-		}
-		limit = min(limit, maxHistory)
+	limit, err := envelope.ParseLimit(q, defaultHistory, maxHistory)
+	if err != nil {
+		envelope.WriteError(w, http.StatusBadRequest, "bad_data", err.Error())
+		return
 	}
 	res, err := h.es.Search(r.Context(), project, event.Query{Start: start, End: end, Type: typeURL, Filters: fs,
 		Limit: limit, Cursor: q.Get("cursor")})
@@ -268,6 +254,6 @@ func (h *handler) uptime(w http.ResponseWriter, r *http.Request) {
 	if total > 0 {
 		pct = 100 * float64(total-failed) / float64(total)
 	}
-	envelope.WriteData(w, map[string]any{"runs": total, "failed": failed, "uptime": num(pct),
+	envelope.WriteData(w, map[string]any{"runs": total, "failed": failed, "uptime": envelope.Num(pct),
 		"start": start.UTC().Format(time.RFC3339), "end": end.UTC().Format(time.RFC3339)})
 }
