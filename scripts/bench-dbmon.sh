@@ -17,6 +17,10 @@ W=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$W"' EXIT
 go build -o "$W/bin/" ./cmd/osprey ./cmd/osprey-agent
 TCK=$(getconf CLK_TCK)
+# One least-privilege monitoring user for every collector (the exporter
+# insists on a password).
+mysql -uroot -h127.0.0.1 -e "CREATE USER IF NOT EXISTS 'osp_bench'@'%' IDENTIFIED BY 'bench-pass'; GRANT PROCESS, REPLICATION CLIENT, SELECT ON *.* TO 'osp_bench'@'%'"
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$W"; mysql -uroot -h127.0.0.1 -e "DROP USER IF EXISTS osp_bench@\"%\""' EXIT
 
 cpu_of() { # CPU seconds of a pid (utime+stime)
   awk -v t="$TCK" '{printf "%.3f", ($14+$15)/t}' "/proc/$1/stat"
@@ -62,7 +66,7 @@ modules:
   db:
     enabled: true
     instances:
-      - {name: bench-mariadb, engine: mysql, dsn: "root@tcp(127.0.0.1:3306)/"}
+      - {name: bench-mariadb, engine: mysql, dsn: "osp_bench:bench-pass@tcp(127.0.0.1:3306)/"}
       - {name: bench-postgres, engine: postgresql, dsn: "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"}
 YAML
 "$W/bin/osprey-agent" --config "$W/agent.yaml" --server 127.0.0.1:14399 --key osp_bench_dbmon_key_000000001 \
@@ -74,7 +78,7 @@ kill "$AGENT"; wait "$AGENT" 2>/dev/null || true
 sleep 5
 
 # Debian's exporters, scraped every 5 s like Prometheus would.
-printf '[client]\nuser=root\nhost=127.0.0.1\nport=3306\n' >"$W/my.cnf"
+printf '[client]\nuser=osp_bench\npassword=bench-pass\nhost=127.0.0.1\nport=3306\n' >"$W/my.cnf"
 prometheus-mysqld-exporter --config.my-cnf="$W/my.cnf" --web.listen-address=127.0.0.1:19104 \
   --collect.info_schema.processlist >"$W/mysqld-exporter.log" 2>&1 &
 MYX=$!
@@ -88,5 +92,8 @@ sleep 3
   done ) &
 SCRAPER=$!
 sleep 10
+for p in "$MYX" "$PGX"; do
+  kill -0 "$p" 2>/dev/null || { echo "an exporter exited:" >&2; cat "$W"/*exporter.log >&2; exit 1; }
+done
 measure "mysqld-exporter + postgres-exporter, scraped every 5 s" "$MYX" "$PGX"
 kill "$SCRAPER" "$MYX" "$PGX" 2>/dev/null || true
