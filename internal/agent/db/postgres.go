@@ -347,7 +347,9 @@ func (c *pgCollector) sessions(ctx context.Context, limit int) (sessionSample, e
 // pgLockQuery returns the edge query for a server version. pg_locks is
 // read once (a CTE) because every read takes all lock-manager partition
 // locks; MATERIALIZED keeps PostgreSQL 12+ from inlining it back into each
-// use. The wait starts at pg_locks.waitstart from 14 on, before that at
+// use. Relation ids name a table only inside their own database: a wait
+// in another database than the one the agent is connected to shows as
+// "db: relation OID". The wait starts at pg_locks.waitstart from 14 on, before that at
 // the waiter's last state change.
 func pgLockQuery(versionNum int) string {
 	mat := ""
@@ -360,7 +362,8 @@ func pgLockQuery(versionNum int) string {
 	}
 	return `WITH l AS ` + mat + `(SELECT * FROM pg_locks)
 SELECT w.pid, h.pid, coalesce(wl.mode, ''), coalesce(wl.locktype, ''),
-  coalesce(coalesce(wl.relation, tl.relation)::regclass::text, ''),
+  coalesce(CASE WHEN w.datname = current_database() THEN coalesce(wl.relation, tl.relation)::regclass::text
+    ELSE w.datname || ': relation ' || coalesce(wl.relation, tl.relation)::text END, ''),
   coalesce(extract(epoch FROM now() - ` + waitStart + `)::float8, 0),
   coalesce(w.query, ''), coalesce(h.query, ''),
   coalesce(extract(epoch FROM now() - h.xact_start)::float8, 0),
