@@ -8,6 +8,8 @@
 #  - chromium: the browser tests drive Debian's Chromium with playwright-core
 #    (never a downloaded browser). Installed with apt-get when we are root.
 #  - web/node_modules: the browser tests' npm packages, from the lock file.
+#  - nginx (the binary only is run, by the tests, on a free port): the log
+#    tests parse its real access log.
 #  - MariaDB and PostgreSQL servers: the database monitoring tests watch
 #    real ones on 127.0.0.1 (root without password, postgres with trust);
 #    when they are installed but stopped they are started here, when they
@@ -52,8 +54,13 @@ if [ -f web/package-lock.json ]; then
 		npm ci --prefix web --no-audit --no-fund --loglevel=error >&2
 	fi
 fi
-# Database servers for the db module's tests.
+# Database servers for the db module's tests, nginx for the log tests.
 if [ "$(id -u)" = 0 ]; then
+	if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then
+		say "installing nginx-light for the log tests"
+		apt_update
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light >/dev/null
+	fi
 	if ! command -v mariadbd >/dev/null 2>&1; then
 		say "installing mariadb-server for the database monitoring tests"
 		apt_update

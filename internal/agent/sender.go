@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
 	"go.opentelemetry.io/collector/pdata/pmetric/pmetricotlp"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/backoff"
@@ -33,6 +34,7 @@ import (
 const (
 	recMetrics spool.Type = 1 // OTLP ExportMetricsServiceRequest bytes
 	recPush    spool.Type = 2 // agentpb.PushRequest bytes
+	recLogs    spool.Type = 3 // OTLP ExportLogsServiceRequest bytes
 )
 
 const (
@@ -96,6 +98,7 @@ func dial(cfg *Config) (*grpc.ClientConn, error) {
 type sender struct {
 	sp        *spool.Spool
 	otlp      pmetricotlp.GRPCClient
+	logs      plogotlp.GRPCClient
 	agent     agentpb.AgentServiceClient
 	ident     *agentpb.AgentIdentity
 	server    string
@@ -119,6 +122,7 @@ func newSender(conn *grpc.ClientConn, sp *spool.Spool, ident *agentpb.AgentIdent
 	return &sender{
 		sp:        sp,
 		otlp:      pmetricotlp.NewGRPCClient(conn),
+		logs:      plogotlp.NewGRPCClient(conn),
 		agent:     agentpb.NewAgentServiceClient(conn),
 		ident:     ident,
 		server:    server,
@@ -213,6 +217,18 @@ func (s *sender) send(ctx context.Context, rec spool.Record) error {
 		}
 		if ps := resp.PartialSuccess(); ps.RejectedDataPoints() > 0 || ps.ErrorMessage() != "" {
 			s.logger.Warn("server rejected some data points", "rejected", ps.RejectedDataPoints(), "message", ps.ErrorMessage())
+		}
+	case recLogs:
+		req := plogotlp.NewExportRequest()
+		if err := req.UnmarshalProto(rec.Data); err != nil {
+			return fmt.Errorf("decode spooled logs: %v: %w", err, errPermanent)
+		}
+		resp, err := s.logs.Export(cctx, req)
+		if err != nil {
+			return classify(err)
+		}
+		if ps := resp.PartialSuccess(); ps.RejectedLogRecords() > 0 || ps.ErrorMessage() != "" {
+			s.logger.Warn("server rejected some log records", "rejected", ps.RejectedLogRecords(), "message", ps.ErrorMessage())
 		}
 	case recPush:
 		req := &agentpb.PushRequest{}

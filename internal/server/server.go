@@ -39,6 +39,7 @@ import (
 	"github.com/osprey-monitoring/osprey/internal/live"
 	"github.com/osprey-monitoring/osprey/internal/meta"
 	"github.com/osprey-monitoring/osprey/internal/notify"
+	"github.com/osprey-monitoring/osprey/internal/retention"
 	"github.com/osprey-monitoring/osprey/internal/receiver"
 	"github.com/osprey-monitoring/osprey/internal/store/event"
 	"github.com/osprey-monitoring/osprey/internal/store/metric"
@@ -293,7 +294,11 @@ func (s *Server) Start() error {
 	go s.persistAgents()
 	bgCtx, cancel := context.WithCancel(context.Background())
 	s.bgCancel = cancel
-	s.bg.Add(2)
+	s.bg.Add(3)
+	go func() {
+		defer s.bg.Done()
+		retention.Enforcer{Meta: s.Meta, Events: s.events, Logger: s.log.With("part", "retention")}.Run(bgCtx)
+	}()
 	go func() { defer s.bg.Done(); s.sender.Run(bgCtx) }()
 	go func() { defer s.bg.Done(); s.alerts.Run(bgCtx) }()
 	s.ready.Store(true)
@@ -351,6 +356,11 @@ func (s *Server) routes() http.Handler {
 	alH := s.auth.Require(alerts.NewHandler(s.Meta, s.alerts, s.events, s.sender))
 	mux.Handle("/api/v1/alerts", alH)
 	mux.Handle("/api/v1/alerts/", alH)
+	retMux := http.NewServeMux()
+	retention.Routes(retMux, "/api/v1/logs/retention", s.Meta, time.Duration(s.cfg.Retention.Events))
+	retH := s.auth.Require(retMux)
+	mux.Handle("/api/v1/logs/retention", retH)
+	mux.Handle("/api/v1/logs/retention/", retH)
 	urlH := s.auth.Require(urls.NewHandler(s.Meta, s.metrics, s.events))
 	mux.Handle("/api/v1/urls", urlH)
 	mux.Handle("/api/v1/urls/", urlH)
