@@ -209,6 +209,43 @@ func logRecords(n, seed int) plogotlp.ExportRequest {
 	return plogotlp.NewExportRequestFromLogs(ld)
 }
 
+// parsedAccessLogs are access-log lines as the agent's log module sends
+// them: the line plus the fields its nginx preset extracted.
+func parsedAccessLogs(n, seed int) plogotlp.ExportRequest {
+	req := logRecords(n, seed)
+	lrs := req.Logs().ResourceLogs().At(0).ScopeLogs().At(0).LogRecords()
+	for i := 0; i < lrs.Len(); i++ {
+		a := lrs.At(i).Attributes()
+		a.PutStr("category", "nginx-access")
+		a.PutStr("log.file.path", "/var/log/nginx/access.log")
+		a.PutStr("log.file.id", "2049:1234567")
+		a.PutInt("log.record.offset", int64(i*180))
+		a.PutStr("client.address", fmt.Sprintf("10.%d.%d.%d", seed, i%200, i%250))
+		a.PutStr("http.request.method", "GET")
+		a.PutStr("url.path", fmt.Sprintf("/api/orders/%d", seed*1000+i))
+		a.PutStr("network.protocol.version", "1.1")
+		a.PutInt("http.response.status_code", int64([]int{200, 200, 200, 404, 500}[i%5]))
+		a.PutInt("http.response.body.size", int64(512+(i*seed)%4096))
+		a.PutStr("user_agent.original", "Mozilla/5.0")
+		a.PutDouble("http.server.request.duration", float64((i+seed)%1000)/1000)
+	}
+	return req
+}
+
+// BenchmarkIngestOTLPParsedAccessLogs is the log target with field
+// extraction: every line carries 12 parsed fields.
+func BenchmarkIngestOTLPParsedAccessLogs(b *testing.B) {
+	s, conns := benchServer(b)
+	reqs := make([]plogotlp.ExportRequest, 64)
+	for i := range reqs {
+		reqs[i] = parsedAccessLogs(1000, i)
+	}
+	runParallel(b, s, 1000, "logs", func(ctx context.Context, w, i int) error {
+		_, err := plogotlp.NewGRPCClient(conns[w%len(conns)]).Export(ctx, reqs[i%len(reqs)])
+		return err
+	})
+}
+
 func BenchmarkIngestOTLPLogs(b *testing.B) {
 	s, conns := benchServer(b)
 	reqs := make([]plogotlp.ExportRequest, 64)
