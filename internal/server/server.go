@@ -30,6 +30,7 @@ import (
 	"github.com/osprey-monitoring/osprey/internal/api/databases"
 	"github.com/osprey-monitoring/osprey/internal/api/envelope"
 	"github.com/osprey-monitoring/osprey/internal/api/events"
+	"github.com/osprey-monitoring/osprey/internal/api/logs"
 	"github.com/osprey-monitoring/osprey/internal/api/prom"
 	"github.com/osprey-monitoring/osprey/internal/api/servers"
 	"github.com/osprey-monitoring/osprey/internal/api/urls"
@@ -356,6 +357,8 @@ func (s *Server) routes() http.Handler {
 	alH := s.auth.Require(alerts.NewHandler(s.Meta, s.alerts, s.events, s.sender))
 	mux.Handle("/api/v1/alerts", alH)
 	mux.Handle("/api/v1/alerts/", alH)
+	logH := s.auth.Require(logs.NewHandler(s.events, s.log.With("part", "logs-api")))
+	mux.Handle("/api/v1/logs/", logH)
 	retMux := http.NewServeMux()
 	retention.Routes(retMux, "/api/v1/logs/retention", s.Meta, time.Duration(s.cfg.Retention.Events))
 	retH := s.auth.Require(retMux)

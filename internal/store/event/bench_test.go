@@ -18,6 +18,7 @@ func TestMain(m *testing.M) {
 		}
 		_ = os.RemoveAll(bench1M.dir)
 	}
+	closeLogBench()
 	os.Exit(code)
 }
 

@@ -26,12 +26,20 @@ type Filter struct {
 	Value string
 }
 
+// In matches rows whose Field equals one of Values (an empty value matches
+// rows without the field), e.g. level in (error, fatal).
+type In struct {
+	Field  string
+	Values []string
+}
+
 // Query selects records. Start/End are inclusive; zero End means now and
 // zero Start means End-1h.
 type Query struct {
 	Start, End time.Time
 	Type       string   // "" = any
 	Filters    []Filter // all must match
+	In         []In     // each must match: the field equals one of its values
 	Text       string   // full-text over _msg: words and "quoted phrases", all must match
 	Limit      int      // default 100, max 10000
 	Cursor     string   // opaque, from a previous Result
@@ -190,6 +198,13 @@ func buildFilter(q Query) (string, error) {
 		default:
 			return "", badQuery("unsupported filter operator %q for %s", f.Op, f.Field)
 		}
+	}
+	for _, in := range q.In {
+		expr, err := inFilter(in)
+		if err != nil {
+			return "", err
+		}
+		parts = append(parts, expr)
 	}
 	terms, err := splitText(q.Text)
 	if err != nil {
