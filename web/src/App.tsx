@@ -17,6 +17,11 @@ const Alerts = lazy(() => import('./pages/alerts/Alerts'));
 const AlertRules = lazy(() => import('./pages/alerts/Rules'));
 const AlertChannels = lazy(() => import('./pages/alerts/Channels'));
 const Maintenance = lazy(() => import('./pages/alerts/Maintenance'));
+const LogLive = lazy(() => import('./pages/logs/Live'));
+const LogSearch = lazy(() => import('./pages/logs/Search'));
+const LogPatterns = lazy(() => import('./pages/logs/Patterns'));
+const LogDashboards = lazy(() => import('./pages/logs/Dashboards'));
+const LogSettings = lazy(() => import('./pages/logs/Settings'));
 
 // initialRange reads ?range=SECONDS (a live window) or ?from=&to= (unix
 // seconds) so a link can carry its time range; default: live 15 minutes.
@@ -88,6 +93,7 @@ export function App() {
 const titles: [RegExp, string][] = [
   [/^\/database$/, 'Databases'], [/^\/database\/[^/]+$/, 'Database'], [/^\/url$/, 'URL checks'], [/^\/url\/[^/]+$/, 'URL check'],
   [/^\/alerts$/, 'Alerts'], [/^\/alerts\/rules$/, 'Alert rules'], [/^\/alerts\/channels$/, 'Notification channels'], [/^\/alerts\/maintenance$/, 'Maintenance'],
+  [/^\/logs$/, 'Live tail'], [/^\/logs\/search$/, 'Log search'], [/^\/logs\/patterns$/, 'Log patterns'], [/^\/logs\/dashboards$/, 'Log dashboards'], [/^\/logs\/settings$/, 'Log settings'],
   [/^\/servers\/list$/, 'Servers'], [/^\/servers\/[^/]+\/snapshots\//, 'Load snapshot'], [/^\/servers\/[^/]+$/, 'Server'], [/^\/servers$/, 'Resource board'],
 ];
 function Route({ path, search }: { path: string; search: string }) {
@@ -106,6 +112,11 @@ function Route({ path, search }: { path: string; search: string }) {
   if (path === '/alerts/rules') return <AlertRules />;
   if (path === '/alerts/channels') return <AlertChannels />;
   if (path === '/alerts/maintenance') return <Maintenance />;
+  if (path === '/logs') return <LogLive />;
+  if (path === '/logs/search') return <LogSearch key={search} />;
+  if (path === '/logs/patterns') return <LogPatterns key={search} />;
+  if (path === '/logs/dashboards') return <LogDashboards />;
+  if (path === '/logs/settings') return <LogSettings />;
   const p = products.find((x) => x.path === path);
   if (p) return <Coming product={p} />;
   return (

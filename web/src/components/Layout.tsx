@@ -12,7 +12,12 @@ export const nav: NavItem[] = [
   },
   { path: '/database', label: 'Database', icon: 'db' },
   { path: '/kubernetes', label: 'Kubernetes', icon: 'k8s', soon: true },
-  { path: '/logs', label: 'Log', icon: 'log', soon: true },
+  {
+    path: '/logs', label: 'Log', icon: 'log',
+    children: [{ path: '/logs', label: 'Live tail', icon: 'log' }, { path: '/logs/search', label: 'Search', icon: 'search' },
+      { path: '/logs/patterns', label: 'Patterns', icon: 'list' }, { path: '/logs/dashboards', label: 'Dashboards', icon: 'dash' },
+      { path: '/logs/settings', label: 'Settings', icon: 'list' }],
+  },
   { path: '/url', label: 'URL', icon: 'url' },
   {
     path: '/alerts', label: 'Alerts', icon: 'alert',
