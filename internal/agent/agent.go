@@ -89,8 +89,9 @@ func Run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	a.loop(ctx)
 	waitModules()
 
-	// Everything collected is already spooled; stop the sender (an
-	// in-flight call is cancelled and its batch stays in the spool).
+	// Everything collected is already spooled; stop the sender. A call in
+	// flight may finish (up to stopGrace) so that its batch is not sent
+	// twice; one cut off stays in the spool for next time.
 	stopSender()
 	wg.Wait()
 	st := sp.Stats()

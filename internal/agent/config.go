@@ -14,6 +14,7 @@ import (
 
 	"github.com/osprey-monitoring/osprey/internal/agent/db"
 	"github.com/osprey-monitoring/osprey/internal/agent/host"
+	"github.com/osprey-monitoring/osprey/internal/agent/logtail"
 	"github.com/osprey-monitoring/osprey/internal/agent/urlcheck"
 )
 
@@ -78,6 +79,7 @@ type Modules struct {
 	Host host.Config     `yaml:"host"`
 	DB   db.Config       `yaml:"db"`
 	URL  urlcheck.Config `yaml:"url"`
+	Logs logtail.Config  `yaml:"logs"`
 }
 
 // DefaultConfig returns the configuration used when nothing is set.

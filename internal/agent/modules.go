@@ -3,17 +3,21 @@ package agent
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/pdata/pmetric/pmetricotlp"
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/osprey-monitoring/osprey/internal/agent/db"
+	"github.com/osprey-monitoring/osprey/internal/agent/logtail"
 	"github.com/osprey-monitoring/osprey/internal/agent/urlcheck"
 	"github.com/osprey-monitoring/osprey/internal/wire/agentpb"
 )
@@ -50,6 +54,35 @@ func (a *agent) spoolOutput(md pmetric.Metrics, push *agentpb.PushRequest) {
 	}
 }
 
+// spoolLogs writes a batch of log records to the spool. The log module
+// saves its file positions after this returns, so it must not return
+// before the batch is in the spool.
+func (a *agent) spoolLogs(ld plog.Logs) {
+	body, err := plogotlp.NewExportRequestFromLogs(ld).MarshalProto()
+	if err != nil {
+		a.logger.Error("encode log records; batch lost", "err", err, "records", ld.LogRecordCount())
+		return
+	}
+	// A full spool drops its oldest batches rather than failing, so an
+	// error here is the disk's: wait for it rather than let the module
+	// move its positions past lines that were never written.
+	for try := 1; ; try++ {
+		err := a.sp.Append(recLogs, body)
+		if err == nil {
+			return
+		}
+		if try == spoolRetries {
+			a.logger.Error("spool log records; batch lost", "err", err, "records", ld.LogRecordCount())
+			return
+		}
+		a.logger.Warn("spool log records; retrying", "err", err, "try", try)
+		time.Sleep(time.Second)
+	}
+}
+
+// spoolRetries bounds how long (seconds) a log batch waits for the disk.
+const spoolRetries = 30
+
 // startModules starts the modules that run on their own schedule (db,
 // url); the returned wait blocks until they have stopped after ctx ends.
 func (a *agent) startModules(ctx context.Context, conn *grpc.ClientConn) (wait func(), err error) {
@@ -63,6 +96,17 @@ func (a *agent) startModules(ctx context.Context, conn *grpc.ClientConn) (wait f
 		go func() {
 			defer wg.Done()
 			m.Run(ctx, func(o db.Output) { a.spoolOutput(o.Metrics, o.Push) })
+		}()
+	}
+	if a.cfg.Modules.Logs.Enabled {
+		m, err := logtail.New(a.cfg.Modules.Logs, a.cfg.StateDir, a.ident, a.logger.With("module", "logs"))
+		if err != nil {
+			return nil, fmt.Errorf("logs module: %w", err)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			m.Run(ctx, a.spoolLogs)
 		}()
 	}
 	if a.cfg.Modules.URL.Enabled {

@@ -163,7 +163,7 @@ func (s *sender) run(ctx context.Context, wg *sync.WaitGroup) {
 			continue
 		}
 		buf = rec.Data[:0]
-		err = s.send(ctx, rec)
+		err = s.sendGraceful(ctx, rec)
 		switch {
 		case err == nil:
 		case errors.Is(err, errPermanent):
@@ -200,6 +200,23 @@ func (s *sender) register(ctx context.Context) error {
 	s.logger.Info("registered with server", "server", s.server, "project", resp.GetProject(),
 		"report_interval_seconds", resp.GetReportIntervalSeconds())
 	return nil
+}
+
+// stopGrace is how long a call in flight when the agent stops may still
+// finish. Cutting it off would leave a batch the server may already have
+// stored in the spool, to be sent again after the restart.
+const stopGrace = 5 * time.Second
+
+// sendGraceful sends rec, letting the call outlive ctx by stopGrace.
+func (s *sender) sendGraceful(ctx context.Context, rec spool.Record) error {
+	callCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancel()
+	stop := context.AfterFunc(ctx, func() {
+		t := time.AfterFunc(stopGrace, cancel)
+		context.AfterFunc(callCtx, func() { t.Stop() })
+	})
+	defer stop()
+	return s.send(callCtx, rec)
 }
 
 func (s *sender) send(ctx context.Context, rec spool.Record) error {

@@ -216,7 +216,7 @@ func parsedAccessLogs(n, seed int) plogotlp.ExportRequest {
 	lrs := req.Logs().ResourceLogs().At(0).ScopeLogs().At(0).LogRecords()
 	for i := 0; i < lrs.Len(); i++ {
 		a := lrs.At(i).Attributes()
-		a.PutStr("category", "nginx-access")
+		a.PutStr("log.category", "nginx-access")
 		a.PutStr("log.file.path", "/var/log/nginx/access.log")
 		a.PutStr("log.file.id", "2049:1234567")
 		a.PutInt("log.record.offset", int64(i*180))
