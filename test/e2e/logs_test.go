@@ -159,8 +159,9 @@ func TestLogsFromNginx(t *testing.T) {
 // TestLogLinesExactlyOnceAcrossAgentRestarts: a writer appends numbered
 // lines fast and rotates its file by renaming it every 5,000 lines, while
 // the agent is stopped and started twice; the server ends up with every
-// line exactly once. The source's glob also matches the rotated names, as
-// it must for lines rotated away while the agent is down to be found.
+// line exactly once: rotated files (found next to the path by their
+// suffix) are read to their end, positions are saved only once the spool
+// has a batch, and a stopping agent lets its call in flight finish.
 func TestLogLinesExactlyOnceAcrossAgentRestarts(t *testing.T) {
 	const total, rotateEvery = 30000, 5000
 	dir := t.TempDir()
