@@ -199,9 +199,9 @@ func TestParseFilterAndTime(t *testing.T) {
 		"a!b=c":         {Field: "a!b", Op: "=", Value: "c"},
 		"a=":            {Field: "a", Op: "=", Value: ""},
 	} {
-		got, err := parseFilter(in)
+		got, err := event.ParseFilter(in)
 		if err != nil || got != want {
-			t.Errorf("parseFilter(%q) = %+v, %v; want %+v", in, got, err, want)
+			t.Errorf("event.ParseFilter(%q) = %+v, %v; want %+v", in, got, err, want)
 		}
 	}
 }

@@ -111,7 +111,7 @@ func parseSelection(v url.Values, now time.Time) (event.Query, error) {
 		return q, errors.New("start must not be after end")
 	}
 	for _, f := range v["filter"] {
-		flt, err := parseFilter(f)
+		flt, err := event.ParseFilter(f)
 		if err != nil {
 			return q, err
 		}
@@ -133,35 +133,6 @@ func nonEmpty(vals []string) []string {
 		}
 	}
 	return out
-}
-
-// parseFilter splits "field<op>value" at the first operator; ops are
-// "!=", "!~", "=" and "~" (substring). It matches the events API.
-func parseFilter(s string) (event.Filter, error) {
-	i := strings.IndexAny(s, "=~!")
-	for i >= 0 {
-		switch {
-		case strings.HasPrefix(s[i:], "!="), strings.HasPrefix(s[i:], "!~"):
-			return mkFilter(s[:i], s[i:i+2], s[i+2:])
-		case s[i] == '=' || s[i] == '~':
-			return mkFilter(s[:i], s[i:i+1], s[i+1:])
-		}
-		// A lone '!' belongs to the field name.
-		j := strings.IndexAny(s[i+1:], "=~!")
-		if j < 0 {
-			break
-		}
-		i += 1 + j
-	}
-	return event.Filter{}, fmt.Errorf("invalid filter %q: want field=value, field!=value, field~substring or field!~substring", s)
-}
-
-func mkFilter(field, op, value string) (event.Filter, error) {
-	field = strings.TrimSpace(field)
-	if field == "" {
-		return event.Filter{}, fmt.Errorf("invalid filter: empty field name before %q", op)
-	}
-	return event.Filter{Field: field, Op: op, Value: value}, nil
 }
 
 // niceSteps are the widths step=auto chooses from.
