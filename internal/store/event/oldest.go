@@ -4,13 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
-	"strconv"
-	"strings"
-	"sync"
 	"time"
-
-	"github.com/VictoriaMetrics/VictoriaLogs/lib/logstorage"
 )
 
 // SearchOldest returns the oldest records matching q, oldest first (ties in
@@ -58,7 +52,7 @@ func (s *Store) SearchOldest(ctx context.Context, project int64, q Query) (res R
 			break
 		}
 		windows++
-		recs, rows, err := s.runWindowOldest(ctx, tenant, n.filter, lo, hi, n.limit-len(res.Records), n.fields)
+		recs, rows, err := s.runWindow(ctx, tenant, n.filter, lo, hi, n.limit-len(res.Records), n.fields, true)
 		scanned += rows
 		if err != nil {
 			if ctx.Err() == nil || errors.Is(err, errEnginePanic) {
@@ -82,76 +76,4 @@ func (s *Store) SearchOldest(ctx context.Context, project int64, q Query) (res R
 	}
 	s.stripHidden(res.Records, n.fields)
 	return res, nil
-}
-
-// runWindowOldest is runWindow in ascending order.
-func (s *Store) runWindowOldest(ctx context.Context, tenant logstorage.TenantID, filter string, lo, hi int64, limit int, fields []string) (recs []Record, scanned uint64, err error) {
-	var b strings.Builder
-	b.WriteString(filter)
-	b.WriteString(" | sort by (_time, ")
-	b.WriteString(quote(FieldSeq))
-	b.WriteString(") limit ")
-	b.WriteString(strconv.Itoa(limit))
-	if fields != nil {
-		b.WriteString(" | fields _time, ")
-		b.WriteString(quote(FieldSeq))
-		for _, f := range fields {
-			if f == FieldTime || f == FieldSeq {
-				continue
-			}
-			b.WriteString(", ")
-			b.WriteString(quote(f))
-		}
-	}
-	q, err := logstorage.ParseQueryAtTimestamp(b.String(), hi)
-	if err != nil {
-		return nil, 0, fmt.Errorf("build LogsQL query: %w", err)
-	}
-	q.AddTimeFilter(lo, hi)
-
-	var mu sync.Mutex
-	var qs logstorage.QueryStats
-	err = func() (err error) {
-		defer recoverAsError(&err, "run event query")
-		qctx := logstorage.NewQueryContext(ctx, &qs, []logstorage.TenantID{tenant}, q, false, nil)
-		return s.st.RunQuery(qctx, func(_ uint, db *logstorage.DataBlock) {
-			cols := db.GetColumns(false)
-			rows := db.RowsCount()
-			mu.Lock()
-			defer mu.Unlock()
-			for i := 0; i < rows; i++ {
-				r := make(Record, len(cols))
-				for _, c := range cols {
-					if v := c.Values[i]; v != "" {
-						r[c.Name] = strings.Clone(v)
-					}
-				}
-				recs = append(recs, r)
-			}
-		})
-	}()
-	scanned = qs.RowsProcessed
-	if err == nil {
-		err = ctx.Err()
-	}
-	if err != nil {
-		return nil, scanned, err
-	}
-	slices.SortFunc(recs, func(a, b Record) int {
-		if ta, tb := recordTs(a), recordTs(b); ta != tb {
-			if ta < tb {
-				return -1
-			}
-			return 1
-		}
-		sa, sb := recordSeq(a), recordSeq(b)
-		switch {
-		case sa < sb:
-			return -1
-		case sa > sb:
-			return 1
-		}
-		return 0
-	})
-	return recs, scanned, nil
 }

@@ -1,6 +1,7 @@
 package event
 
 import (
+	"cmp"
 	"context"
 	"encoding/base64"
 	"errors"
@@ -291,7 +292,7 @@ func (s *Store) Search(ctx context.Context, project int64, q Query) (res Result,
 		if n.cur.ts <= n.end {
 			// Rows at exactly the cursor's time with a smaller seq come first.
 			expr := n.filter + " " + quote(FieldSeq) + ":<" + strconv.FormatInt(n.cur.seq, 10)
-			recs, rows, err := s.runWindow(ctx, tenant, expr, n.cur.ts, n.cur.ts, n.limit, n.fields)
+			recs, rows, err := s.runWindow(ctx, tenant, expr, n.cur.ts, n.cur.ts, n.limit, n.fields, false)
 			scanned += rows
 			if err != nil {
 				return s.cutShort(ctx, res, n, err, n.cur.ts, n.cur.seq)
@@ -316,7 +317,7 @@ func (s *Store) Search(ctx context.Context, project int64, q Query) (res Result,
 			return res, nil
 		}
 		windows++
-		recs, rows, err := s.runWindow(ctx, tenant, n.filter, lo, hi, n.limit-len(res.Records), n.fields)
+		recs, rows, err := s.runWindow(ctx, tenant, n.filter, lo, hi, n.limit-len(res.Records), n.fields, false)
 		scanned += rows
 		if err != nil {
 			return s.cutShort(ctx, res, n, err, hi+1, 0)
@@ -390,12 +391,18 @@ func recordSeq(r Record) int64 {
 
 // runWindow returns up to limit newest records in [lo, hi] and the number
 // of rows the engine scanned.
-func (s *Store) runWindow(ctx context.Context, tenant logstorage.TenantID, filter string, lo, hi int64, limit int, fields []string) (recs []Record, scanned uint64, err error) {
+// runWindow reads up to limit rows in [lo, hi], newest first, or oldest
+// first when asc.
+func (s *Store) runWindow(ctx context.Context, tenant logstorage.TenantID, filter string, lo, hi int64, limit int, fields []string, asc bool) (recs []Record, scanned uint64, err error) {
+	dir := " desc"
+	if asc {
+		dir = ""
+	}
 	var b strings.Builder
 	b.WriteString(filter)
-	b.WriteString(" | sort by (_time desc, ")
+	b.WriteString(" | sort by (_time" + dir + ", ")
 	b.WriteString(quote(FieldSeq))
-	b.WriteString(" desc) limit ")
+	b.WriteString(dir + ") limit ")
 	b.WriteString(strconv.Itoa(limit))
 	if fields != nil {
 		b.WriteString(" | fields _time, ")
@@ -445,20 +452,14 @@ func (s *Store) runWindow(ctx context.Context, tenant logstorage.TenantID, filte
 	}
 	// Blocks may arrive from several workers; restore the sort order.
 	slices.SortFunc(recs, func(a, b Record) int {
-		if ta, tb := recordTs(a), recordTs(b); ta != tb {
-			if ta > tb {
-				return -1
-			}
-			return 1
+		c := cmp.Compare(recordTs(b), recordTs(a))
+		if c == 0 {
+			c = cmp.Compare(recordSeq(b), recordSeq(a))
 		}
-		sa, sb := recordSeq(a), recordSeq(b)
-		switch {
-		case sa > sb:
-			return -1
-		case sa < sb:
-			return 1
+		if asc {
+			return -c
 		}
-		return 0
+		return c
 	})
 	return recs, scanned, nil
 }
