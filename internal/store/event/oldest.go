@@ -25,11 +25,8 @@ func (s *Store) SearchOldest(ctx context.Context, project int64, q Query) (res R
 	if err != nil {
 		return res, err
 	}
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, s.opts.SearchTimeout)
-		defer cancel()
-	}
+	ctx, cancel := s.withBudget(ctx)
+	defer cancel()
 	s.closeMu.RLock()
 	defer s.closeMu.RUnlock()
 	if s.closed {

@@ -271,11 +271,8 @@ func (s *Store) Search(ctx context.Context, project int64, q Query) (res Result,
 	if err != nil {
 		return res, err
 	}
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, s.opts.SearchTimeout)
-		defer cancel()
-	}
+	ctx, cancel := s.withBudget(ctx)
+	defer cancel()
 	s.closeMu.RLock()
 	defer s.closeMu.RUnlock()
 	if s.closed {
@@ -464,6 +461,15 @@ func (s *Store) runWindow(ctx context.Context, tenant logstorage.TenantID, filte
 	return recs, scanned, nil
 }
 
+// withBudget gives ctx the store's search time budget unless the caller
+// set a deadline of its own.
+func (s *Store) withBudget(ctx context.Context) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); ok {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, s.opts.SearchTimeout)
+}
+
 // Count returns the number of records matching q (Limit, Cursor and Fields
 // are ignored).
 func (s *Store) Count(ctx context.Context, project int64, q Query) (uint64, error) {
@@ -476,11 +482,8 @@ func (s *Store) Count(ctx context.Context, project int64, q Query) (uint64, erro
 	if err != nil {
 		return 0, err
 	}
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, s.opts.SearchTimeout)
-		defer cancel()
-	}
+	ctx, cancel := s.withBudget(ctx)
+	defer cancel()
 	s.closeMu.RLock()
 	defer s.closeMu.RUnlock()
 	if s.closed {

@@ -147,9 +147,7 @@ func (s *Store) prepare(ctx context.Context, project int64, q Query) (logstorage
 	if err != nil {
 		return tenant, n, ctx, cancel, err
 	}
-	if _, ok := ctx.Deadline(); !ok {
-		ctx, cancel = context.WithTimeout(ctx, s.opts.SearchTimeout)
-	}
+	ctx, cancel = s.withBudget(ctx)
 	return tenant, n, ctx, cancel, nil
 }
 
