@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/osprey-monitoring/osprey/internal/sqlmask"
 )
 
 func TestStatementDeltas(t *testing.T) {
@@ -143,7 +145,7 @@ func TestMySQLSessionSample(t *testing.T) {
 		{id: 7, user: "app", command: "Query", seconds: 9, state: "Waiting for table metadata lock", info: "ALTER TABLE t ADD c INT"},
 		{id: 8, user: "repl", command: "Binlog Dump", seconds: 9999},
 	}
-	s := mysqlSessionSample(all, 2, func(q string) string { return maskLiterals(q, dialectMySQL) })
+	s := mysqlSessionSample(all, 2, func(q string) string { return sqlmask.Mask(q, sqlmask.MySQL) })
 	b := s.body
 	if b.Total != 7 || b.Active != 3 || b.IdleInTransaction != 1 || s.blocked != 2 {
 		t.Fatalf("counts: total %d active %d idle-in-tx %d blocked %d", b.Total, b.Active, b.IdleInTransaction, s.blocked)

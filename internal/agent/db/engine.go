@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/osprey-monitoring/osprey/internal/sqlmask"
 	"github.com/osprey-monitoring/osprey/internal/wire/agentpb"
 )
 
@@ -42,7 +43,7 @@ type collector interface {
 // connection.
 type engine struct {
 	system  string // db.system
-	dialect dialect
+	dialect sqlmask.Dialect
 	// connector parses the DSN and lays the session guards on every new
 	// connection; it does not dial.
 	connector func(s settings, logger *slog.Logger) (prepared, error)
@@ -52,9 +53,9 @@ type engine struct {
 func engineFor(name string) (engine, bool) {
 	switch name {
 	case EngineMySQL:
-		return engine{system: "mysql", dialect: dialectMySQL, connector: mysqlConnector, collector: newMySQLCollector}, true
+		return engine{system: "mysql", dialect: sqlmask.MySQL, connector: mysqlConnector, collector: newMySQLCollector}, true
 	case EnginePostgreSQL:
-		return engine{system: "postgresql", dialect: dialectPostgres, connector: pgConnector, collector: newPGCollector}, true
+		return engine{system: "postgresql", dialect: sqlmask.Postgres, connector: pgConnector, collector: newPGCollector}, true
 	}
 	return engine{}, false
 }
@@ -105,7 +106,7 @@ type runner struct {
 	db      *sql.DB
 	timeout time.Duration
 	mask    bool
-	dialect dialect
+	dialect sqlmask.Dialect
 	// queries counts the statements sent, for the per-cycle load figure.
 	queries int
 	// timedOut is set when a query ran into its timeout: the server is
@@ -166,9 +167,9 @@ func (r *runner) row(ctx context.Context, q string, dest []any, args ...any) err
 // text prepares a query text for a snapshot: cut to size and, when the
 // instance says so, with literals masked.
 func (r *runner) text(q string) string {
-	q = truncateQuery(q)
+	q = sqlmask.Truncate(q)
 	if r.mask {
-		q = maskLiterals(q, r.dialect)
+		q = sqlmask.Mask(q, r.dialect)
 	}
 	return q
 }

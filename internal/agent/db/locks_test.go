@@ -3,6 +3,8 @@ package db
 import (
 	"strings"
 	"testing"
+
+	"github.com/osprey-monitoring/osprey/internal/sqlmask"
 )
 
 func TestPickMySQLLockSource(t *testing.T) {
@@ -88,7 +90,7 @@ func TestMySQLLockEdges(t *testing.T) {
 		// Idle holder and no performance_schema: nothing to show but the state.
 		{waiterID: 15, holderID: 16, table: "`a``b`.`c`", holderCommand: "Sleep"},
 	}
-	edges := mysqlLockEdges(rows, func(q string) string { return maskLiterals(q, dialectMySQL) })
+	edges := mysqlLockEdges(rows, func(q string) string { return sqlmask.Mask(q, sqlmask.MySQL) })
 	if len(edges) != 3 {
 		t.Fatalf("want 3 edges (one per waiter and holder), got %d", len(edges))
 	}

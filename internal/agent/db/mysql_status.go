@@ -141,7 +141,7 @@ func parseStatusValue(lower, v string) (numberValue, bool) {
 func isDecimal(v string) bool {
 	for i := 0; i < len(v); i++ {
 		c := v[i]
-		if !isDigit(c) && c != '.' && c != '-' && c != '+' && c != 'e' && c != 'E' {
+		if (c < '0' || c > '9') && c != '.' && c != '-' && c != '+' && c != 'e' && c != 'E' {
 			return false
 		}
 	}

@@ -1666,6 +1666,661 @@ func (x *URLResults) GetResults() []*URLResult {
 	return nil
 }
 
+// ApmStep is what a running transaction is doing now (the step still open
+// when the snapshot was taken).
+type ApmStep struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Type          string                 `protobuf:"bytes,1,opt,name=type,proto3" json:"type,omitempty"` // sql, httpc, dbc (waiting for a DB connection), msg, method
+	Text          string                 `protobuf:"bytes,2,opt,name=text,proto3" json:"text,omitempty"` // masked SQL, "GET http://host/path", destination, method name
+	ElapsedMs     float64                `protobuf:"fixed64,3,opt,name=elapsed_ms,json=elapsedMs,proto3" json:"elapsed_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ApmStep) Reset() {
+	*x = ApmStep{}
+	mi := &file_osprey_agent_v1_agent_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ApmStep) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ApmStep) ProtoMessage() {}
+
+func (x *ApmStep) ProtoReflect() protoreflect.Message {
+	mi := &file_osprey_agent_v1_agent_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ApmStep.ProtoReflect.Descriptor instead.
+func (*ApmStep) Descriptor() ([]byte, []int) {
+	return file_osprey_agent_v1_agent_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *ApmStep) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+func (x *ApmStep) GetText() string {
+	if x != nil {
+		return x.Text
+	}
+	return ""
+}
+
+func (x *ApmStep) GetElapsedMs() float64 {
+	if x != nil {
+		return x.ElapsedMs
+	}
+	return 0
+}
+
+// ApmActiveTx is one transaction still running when the snapshot was taken.
+type ApmActiveTx struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	TraceId       string                 `protobuf:"bytes,1,opt,name=trace_id,json=traceId,proto3" json:"trace_id,omitempty"` // hex
+	SpanId        string                 `protobuf:"bytes,2,opt,name=span_id,json=spanId,proto3" json:"span_id,omitempty"`    // hex, the entry span
+	Name          string                 `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`                      // transaction name ("GET /orders/{id}")
+	StartUnixNano int64                  `protobuf:"varint,4,opt,name=start_unix_nano,json=startUnixNano,proto3" json:"start_unix_nano,omitempty"`
+	ElapsedMs     float64                `protobuf:"fixed64,5,opt,name=elapsed_ms,json=elapsedMs,proto3" json:"elapsed_ms,omitempty"`
+	ClientIp      string                 `protobuf:"bytes,6,opt,name=client_ip,json=clientIp,proto3" json:"client_ip,omitempty"`
+	User          string                 `protobuf:"bytes,7,opt,name=user,proto3" json:"user,omitempty"`
+	Method        string                 `protobuf:"bytes,8,opt,name=method,proto3" json:"method,omitempty"`              // HTTP method when HTTP
+	CpuMs         float64                `protobuf:"fixed64,9,opt,name=cpu_ms,json=cpuMs,proto3" json:"cpu_ms,omitempty"` // 0 when the runtime cannot tell
+	SqlCount      uint32                 `protobuf:"varint,10,opt,name=sql_count,json=sqlCount,proto3" json:"sql_count,omitempty"`
+	HttpcCount    uint32                 `protobuf:"varint,11,opt,name=httpc_count,json=httpcCount,proto3" json:"httpc_count,omitempty"`
+	Step          *ApmStep               `protobuf:"bytes,12,opt,name=step,proto3" json:"step,omitempty"`                            // unset: running its own code
+	StackHash     string                 `protobuf:"bytes,13,opt,name=stack_hash,json=stackHash,proto3" json:"stack_hash,omitempty"` // 16 hex digits of the stack text's hash; empty without a sample
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ApmActiveTx) Reset() {
+	*x = ApmActiveTx{}
+	mi := &file_osprey_agent_v1_agent_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ApmActiveTx) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ApmActiveTx) ProtoMessage() {}
+
+func (x *ApmActiveTx) ProtoReflect() protoreflect.Message {
+	mi := &file_osprey_agent_v1_agent_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ApmActiveTx.ProtoReflect.Descriptor instead.
+func (*ApmActiveTx) Descriptor() ([]byte, []int) {
+	return file_osprey_agent_v1_agent_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *ApmActiveTx) GetTraceId() string {
+	if x != nil {
+		return x.TraceId
+	}
+	return ""
+}
+
+func (x *ApmActiveTx) GetSpanId() string {
+	if x != nil {
+		return x.SpanId
+	}
+	return ""
+}
+
+func (x *ApmActiveTx) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ApmActiveTx) GetStartUnixNano() int64 {
+	if x != nil {
+		return x.StartUnixNano
+	}
+	return 0
+}
+
+func (x *ApmActiveTx) GetElapsedMs() float64 {
+	if x != nil {
+		return x.ElapsedMs
+	}
+	return 0
+}
+
+func (x *ApmActiveTx) GetClientIp() string {
+	if x != nil {
+		return x.ClientIp
+	}
+	return ""
+}
+
+func (x *ApmActiveTx) GetUser() string {
+	if x != nil {
+		return x.User
+	}
+	return ""
+}
+
+func (x *ApmActiveTx) GetMethod() string {
+	if x != nil {
+		return x.Method
+	}
+	return ""
+}
+
+func (x *ApmActiveTx) GetCpuMs() float64 {
+	if x != nil {
+		return x.CpuMs
+	}
+	return 0
+}
+
+func (x *ApmActiveTx) GetSqlCount() uint32 {
+	if x != nil {
+		return x.SqlCount
+	}
+	return 0
+}
+
+func (x *ApmActiveTx) GetHttpcCount() uint32 {
+	if x != nil {
+		return x.HttpcCount
+	}
+	return 0
+}
+
+func (x *ApmActiveTx) GetStep() *ApmStep {
+	if x != nil {
+		return x.Step
+	}
+	return nil
+}
+
+func (x *ApmActiveTx) GetStackHash() string {
+	if x != nil {
+		return x.StackHash
+	}
+	return ""
+}
+
+// ApmStack is the text of a sampled stack, sent once per hash and session
+// (the server keeps the dictionary).
+type ApmStack struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Hash          string                 `protobuf:"bytes,1,opt,name=hash,proto3" json:"hash,omitempty"`
+	Text          string                 `protobuf:"bytes,2,opt,name=text,proto3" json:"text,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ApmStack) Reset() {
+	*x = ApmStack{}
+	mi := &file_osprey_agent_v1_agent_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ApmStack) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ApmStack) ProtoMessage() {}
+
+func (x *ApmStack) ProtoReflect() protoreflect.Message {
+	mi := &file_osprey_agent_v1_agent_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ApmStack.ProtoReflect.Descriptor instead.
+func (*ApmStack) Descriptor() ([]byte, []int) {
+	return file_osprey_agent_v1_agent_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *ApmStack) GetHash() string {
+	if x != nil {
+		return x.Hash
+	}
+	return ""
+}
+
+func (x *ApmStack) GetText() string {
+	if x != nil {
+		return x.Text
+	}
+	return ""
+}
+
+// ApmActive is the set of running transactions of one process.
+type ApmActive struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Transactions  []*ApmActiveTx         `protobuf:"bytes,1,rep,name=transactions,proto3" json:"transactions,omitempty"`
+	Stacks        []*ApmStack            `protobuf:"bytes,2,rep,name=stacks,proto3" json:"stacks,omitempty"`
+	StacksSampled bool                   `protobuf:"varint,3,opt,name=stacks_sampled,json=stacksSampled,proto3" json:"stacks_sampled,omitempty"` // this snapshot carries fresh stack samples
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ApmActive) Reset() {
+	*x = ApmActive{}
+	mi := &file_osprey_agent_v1_agent_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ApmActive) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ApmActive) ProtoMessage() {}
+
+func (x *ApmActive) ProtoReflect() protoreflect.Message {
+	mi := &file_osprey_agent_v1_agent_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ApmActive.ProtoReflect.Descriptor instead.
+func (*ApmActive) Descriptor() ([]byte, []int) {
+	return file_osprey_agent_v1_agent_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *ApmActive) GetTransactions() []*ApmActiveTx {
+	if x != nil {
+		return x.Transactions
+	}
+	return nil
+}
+
+func (x *ApmActive) GetStacks() []*ApmStack {
+	if x != nil {
+		return x.Stacks
+	}
+	return nil
+}
+
+func (x *ApmActive) GetStacksSampled() bool {
+	if x != nil {
+		return x.StacksSampled
+	}
+	return false
+}
+
+// ApmStat is one statistic line of a window: per transaction name (kind
+// tx), SQL (sql), external call (httpc), error (error), client IP (ip),
+// user agent (ua), outgoing target (out: "http://host:port",
+// "mysql://host:port", "nats:subject") and the address the app was reached
+// at (in: "host:port", "nats:subject").
+type ApmStat struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Kind          string                 `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
+	Key           string                 `protobuf:"bytes,2,opt,name=key,proto3" json:"key,omitempty"`
+	Count         uint64                 `protobuf:"varint,3,opt,name=count,proto3" json:"count,omitempty"`
+	Errors        uint64                 `protobuf:"varint,4,opt,name=errors,proto3" json:"errors,omitempty"`
+	SumMs         float64                `protobuf:"fixed64,5,opt,name=sum_ms,json=sumMs,proto3" json:"sum_ms,omitempty"`
+	MaxMs         float64                `protobuf:"fixed64,6,opt,name=max_ms,json=maxMs,proto3" json:"max_ms,omitempty"`
+	CpuMs         float64                `protobuf:"fixed64,7,opt,name=cpu_ms,json=cpuMs,proto3" json:"cpu_ms,omitempty"`
+	SqlCount      uint64                 `protobuf:"varint,8,opt,name=sql_count,json=sqlCount,proto3" json:"sql_count,omitempty"`
+	HttpcCount    uint64                 `protobuf:"varint,9,opt,name=httpc_count,json=httpcCount,proto3" json:"httpc_count,omitempty"`
+	Rows          uint64                 `protobuf:"varint,10,opt,name=rows,proto3" json:"rows,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ApmStat) Reset() {
+	*x = ApmStat{}
+	mi := &file_osprey_agent_v1_agent_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ApmStat) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ApmStat) ProtoMessage() {}
+
+func (x *ApmStat) ProtoReflect() protoreflect.Message {
+	mi := &file_osprey_agent_v1_agent_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ApmStat.ProtoReflect.Descriptor instead.
+func (*ApmStat) Descriptor() ([]byte, []int) {
+	return file_osprey_agent_v1_agent_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *ApmStat) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *ApmStat) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *ApmStat) GetCount() uint64 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
+func (x *ApmStat) GetErrors() uint64 {
+	if x != nil {
+		return x.Errors
+	}
+	return 0
+}
+
+func (x *ApmStat) GetSumMs() float64 {
+	if x != nil {
+		return x.SumMs
+	}
+	return 0
+}
+
+func (x *ApmStat) GetMaxMs() float64 {
+	if x != nil {
+		return x.MaxMs
+	}
+	return 0
+}
+
+func (x *ApmStat) GetCpuMs() float64 {
+	if x != nil {
+		return x.CpuMs
+	}
+	return 0
+}
+
+func (x *ApmStat) GetSqlCount() uint64 {
+	if x != nil {
+		return x.SqlCount
+	}
+	return 0
+}
+
+func (x *ApmStat) GetHttpcCount() uint64 {
+	if x != nil {
+		return x.HttpcCount
+	}
+	return 0
+}
+
+func (x *ApmStat) GetRows() uint64 {
+	if x != nil {
+		return x.Rows
+	}
+	return 0
+}
+
+// ApmRollup is what an in-process APM library computed over one window:
+// the 5-second counters and hitmap, and on 5-minute boundaries the
+// statistics. The server stores it as it stores the rollups it computes
+// from plain OpenTelemetry spans.
+type ApmRollup struct {
+	state                    protoimpl.MessageState `protogen:"open.v1"`
+	WindowStartUnixNano      int64                  `protobuf:"varint,1,opt,name=window_start_unix_nano,json=windowStartUnixNano,proto3" json:"window_start_unix_nano,omitempty"`
+	WindowSeconds            int32                  `protobuf:"varint,2,opt,name=window_seconds,json=windowSeconds,proto3" json:"window_seconds,omitempty"` // 5 for counters; stats carry their own window below
+	Count                    uint64                 `protobuf:"varint,3,opt,name=count,proto3" json:"count,omitempty"`                                      // transactions finished in the window
+	Errors                   uint64                 `protobuf:"varint,4,opt,name=errors,proto3" json:"errors,omitempty"`
+	SumMs                    float64                `protobuf:"fixed64,5,opt,name=sum_ms,json=sumMs,proto3" json:"sum_ms,omitempty"`
+	MaxMs                    float64                `protobuf:"fixed64,6,opt,name=max_ms,json=maxMs,proto3" json:"max_ms,omitempty"`
+	ApdexSatisfied           uint64                 `protobuf:"varint,7,opt,name=apdex_satisfied,json=apdexSatisfied,proto3" json:"apdex_satisfied,omitempty"`    // elapsed <= T
+	ApdexTolerating          uint64                 `protobuf:"varint,8,opt,name=apdex_tolerating,json=apdexTolerating,proto3" json:"apdex_tolerating,omitempty"` // T < elapsed <= 4T
+	Users                    uint32                 `protobuf:"varint,9,opt,name=users,proto3" json:"users,omitempty"`                                            // distinct users seen over the last 5 minutes
+	Hitmap                   []uint32               `protobuf:"varint,10,rep,packed,name=hitmap,proto3" json:"hitmap,omitempty"`                                  // wire.HitmapBuckets counts of successes
+	HitmapErrors             []uint32               `protobuf:"varint,11,rep,packed,name=hitmap_errors,json=hitmapErrors,proto3" json:"hitmap_errors,omitempty"`
+	Active                   uint32                 `protobuf:"varint,12,opt,name=active,proto3" json:"active,omitempty"`                            // running transactions at the window's end
+	CpuPercent               float64                `protobuf:"fixed64,13,opt,name=cpu_percent,json=cpuPercent,proto3" json:"cpu_percent,omitempty"` // process CPU, percent of one core
+	HeapBytes                uint64                 `protobuf:"varint,14,opt,name=heap_bytes,json=heapBytes,proto3" json:"heap_bytes,omitempty"`
+	Goroutines               uint32                 `protobuf:"varint,15,opt,name=goroutines,proto3" json:"goroutines,omitempty"`
+	GcCount                  uint32                 `protobuf:"varint,16,opt,name=gc_count,json=gcCount,proto3" json:"gc_count,omitempty"` // collections in the window
+	GcPauseMs                float64                `protobuf:"fixed64,17,opt,name=gc_pause_ms,json=gcPauseMs,proto3" json:"gc_pause_ms,omitempty"`
+	SqlMs                    float64                `protobuf:"fixed64,18,opt,name=sql_ms,json=sqlMs,proto3" json:"sql_ms,omitempty"`
+	HttpcMs                  float64                `protobuf:"fixed64,19,opt,name=httpc_ms,json=httpcMs,proto3" json:"httpc_ms,omitempty"`
+	StatsWindowStartUnixNano int64                  `protobuf:"varint,20,opt,name=stats_window_start_unix_nano,json=statsWindowStartUnixNano,proto3" json:"stats_window_start_unix_nano,omitempty"`
+	StatsWindowSeconds       int32                  `protobuf:"varint,21,opt,name=stats_window_seconds,json=statsWindowSeconds,proto3" json:"stats_window_seconds,omitempty"` // 300 by default
+	Stats                    []*ApmStat             `protobuf:"bytes,22,rep,name=stats,proto3" json:"stats,omitempty"`
+	unknownFields            protoimpl.UnknownFields
+	sizeCache                protoimpl.SizeCache
+}
+
+func (x *ApmRollup) Reset() {
+	*x = ApmRollup{}
+	mi := &file_osprey_agent_v1_agent_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ApmRollup) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ApmRollup) ProtoMessage() {}
+
+func (x *ApmRollup) ProtoReflect() protoreflect.Message {
+	mi := &file_osprey_agent_v1_agent_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ApmRollup.ProtoReflect.Descriptor instead.
+func (*ApmRollup) Descriptor() ([]byte, []int) {
+	return file_osprey_agent_v1_agent_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *ApmRollup) GetWindowStartUnixNano() int64 {
+	if x != nil {
+		return x.WindowStartUnixNano
+	}
+	return 0
+}
+
+func (x *ApmRollup) GetWindowSeconds() int32 {
+	if x != nil {
+		return x.WindowSeconds
+	}
+	return 0
+}
+
+func (x *ApmRollup) GetCount() uint64 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
+func (x *ApmRollup) GetErrors() uint64 {
+	if x != nil {
+		return x.Errors
+	}
+	return 0
+}
+
+func (x *ApmRollup) GetSumMs() float64 {
+	if x != nil {
+		return x.SumMs
+	}
+	return 0
+}
+
+func (x *ApmRollup) GetMaxMs() float64 {
+	if x != nil {
+		return x.MaxMs
+	}
+	return 0
+}
+
+func (x *ApmRollup) GetApdexSatisfied() uint64 {
+	if x != nil {
+		return x.ApdexSatisfied
+	}
+	return 0
+}
+
+func (x *ApmRollup) GetApdexTolerating() uint64 {
+	if x != nil {
+		return x.ApdexTolerating
+	}
+	return 0
+}
+
+func (x *ApmRollup) GetUsers() uint32 {
+	if x != nil {
+		return x.Users
+	}
+	return 0
+}
+
+func (x *ApmRollup) GetHitmap() []uint32 {
+	if x != nil {
+		return x.Hitmap
+	}
+	return nil
+}
+
+func (x *ApmRollup) GetHitmapErrors() []uint32 {
+	if x != nil {
+		return x.HitmapErrors
+	}
+	return nil
+}
+
+func (x *ApmRollup) GetActive() uint32 {
+	if x != nil {
+		return x.Active
+	}
+	return 0
+}
+
+func (x *ApmRollup) GetCpuPercent() float64 {
+	if x != nil {
+		return x.CpuPercent
+	}
+	return 0
+}
+
+func (x *ApmRollup) GetHeapBytes() uint64 {
+	if x != nil {
+		return x.HeapBytes
+	}
+	return 0
+}
+
+func (x *ApmRollup) GetGoroutines() uint32 {
+	if x != nil {
+		return x.Goroutines
+	}
+	return 0
+}
+
+func (x *ApmRollup) GetGcCount() uint32 {
+	if x != nil {
+		return x.GcCount
+	}
+	return 0
+}
+
+func (x *ApmRollup) GetGcPauseMs() float64 {
+	if x != nil {
+		return x.GcPauseMs
+	}
+	return 0
+}
+
+func (x *ApmRollup) GetSqlMs() float64 {
+	if x != nil {
+		return x.SqlMs
+	}
+	return 0
+}
+
+func (x *ApmRollup) GetHttpcMs() float64 {
+	if x != nil {
+		return x.HttpcMs
+	}
+	return 0
+}
+
+func (x *ApmRollup) GetStatsWindowStartUnixNano() int64 {
+	if x != nil {
+		return x.StatsWindowStartUnixNano
+	}
+	return 0
+}
+
+func (x *ApmRollup) GetStatsWindowSeconds() int32 {
+	if x != nil {
+		return x.StatsWindowSeconds
+	}
+	return 0
+}
+
+func (x *ApmRollup) GetStats() []*ApmStat {
+	if x != nil {
+		return x.Stats
+	}
+	return nil
+}
+
 type Snapshot struct {
 	state        protoimpl.MessageState `protogen:"open.v1"`
 	TimeUnixNano int64                  `protobuf:"varint,1,opt,name=time_unix_nano,json=timeUnixNano,proto3" json:"time_unix_nano,omitempty"`
@@ -1682,6 +2337,8 @@ type Snapshot struct {
 	//	*Snapshot_JsonBody
 	//	*Snapshot_DbStatements
 	//	*Snapshot_UrlResults
+	//	*Snapshot_ApmActive
+	//	*Snapshot_ApmRollup
 	Body          isSnapshot_Body `protobuf_oneof:"body"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1689,7 +2346,7 @@ type Snapshot struct {
 
 func (x *Snapshot) Reset() {
 	*x = Snapshot{}
-	mi := &file_osprey_agent_v1_agent_proto_msgTypes[16]
+	mi := &file_osprey_agent_v1_agent_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1701,7 +2358,7 @@ func (x *Snapshot) String() string {
 func (*Snapshot) ProtoMessage() {}
 
 func (x *Snapshot) ProtoReflect() protoreflect.Message {
-	mi := &file_osprey_agent_v1_agent_proto_msgTypes[16]
+	mi := &file_osprey_agent_v1_agent_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1714,7 +2371,7 @@ func (x *Snapshot) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Snapshot.ProtoReflect.Descriptor instead.
 func (*Snapshot) Descriptor() ([]byte, []int) {
-	return file_osprey_agent_v1_agent_proto_rawDescGZIP(), []int{16}
+	return file_osprey_agent_v1_agent_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *Snapshot) GetTimeUnixNano() int64 {
@@ -1810,6 +2467,24 @@ func (x *Snapshot) GetUrlResults() *URLResults {
 	return nil
 }
 
+func (x *Snapshot) GetApmActive() *ApmActive {
+	if x != nil {
+		if x, ok := x.Body.(*Snapshot_ApmActive); ok {
+			return x.ApmActive
+		}
+	}
+	return nil
+}
+
+func (x *Snapshot) GetApmRollup() *ApmRollup {
+	if x != nil {
+		if x, ok := x.Body.(*Snapshot_ApmRollup); ok {
+			return x.ApmRollup
+		}
+	}
+	return nil
+}
+
 type isSnapshot_Body interface {
 	isSnapshot_Body()
 }
@@ -1846,6 +2521,14 @@ type Snapshot_UrlResults struct {
 	UrlResults *URLResults `protobuf:"bytes,17,opt,name=url_results,json=urlResults,proto3,oneof"`
 }
 
+type Snapshot_ApmActive struct {
+	ApmActive *ApmActive `protobuf:"bytes,18,opt,name=apm_active,json=apmActive,proto3,oneof"`
+}
+
+type Snapshot_ApmRollup struct {
+	ApmRollup *ApmRollup `protobuf:"bytes,19,opt,name=apm_rollup,json=apmRollup,proto3,oneof"`
+}
+
 func (*Snapshot_ProcessList) isSnapshot_Body() {}
 
 func (*Snapshot_Inventory) isSnapshot_Body() {}
@@ -1862,6 +2545,10 @@ func (*Snapshot_DbStatements) isSnapshot_Body() {}
 
 func (*Snapshot_UrlResults) isSnapshot_Body() {}
 
+func (*Snapshot_ApmActive) isSnapshot_Body() {}
+
+func (*Snapshot_ApmRollup) isSnapshot_Body() {}
+
 type PushRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Agent         *AgentIdentity         `protobuf:"bytes,1,opt,name=agent,proto3" json:"agent,omitempty"`
@@ -1872,7 +2559,7 @@ type PushRequest struct {
 
 func (x *PushRequest) Reset() {
 	*x = PushRequest{}
-	mi := &file_osprey_agent_v1_agent_proto_msgTypes[17]
+	mi := &file_osprey_agent_v1_agent_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1884,7 +2571,7 @@ func (x *PushRequest) String() string {
 func (*PushRequest) ProtoMessage() {}
 
 func (x *PushRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_osprey_agent_v1_agent_proto_msgTypes[17]
+	mi := &file_osprey_agent_v1_agent_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1897,7 +2584,7 @@ func (x *PushRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PushRequest.ProtoReflect.Descriptor instead.
 func (*PushRequest) Descriptor() ([]byte, []int) {
-	return file_osprey_agent_v1_agent_proto_rawDescGZIP(), []int{17}
+	return file_osprey_agent_v1_agent_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *PushRequest) GetAgent() *AgentIdentity {
@@ -1925,7 +2612,7 @@ type PushResponse struct {
 
 func (x *PushResponse) Reset() {
 	*x = PushResponse{}
-	mi := &file_osprey_agent_v1_agent_proto_msgTypes[18]
+	mi := &file_osprey_agent_v1_agent_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1937,7 +2624,7 @@ func (x *PushResponse) String() string {
 func (*PushResponse) ProtoMessage() {}
 
 func (x *PushResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_osprey_agent_v1_agent_proto_msgTypes[18]
+	mi := &file_osprey_agent_v1_agent_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1950,7 +2637,7 @@ func (x *PushResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PushResponse.ProtoReflect.Descriptor instead.
 func (*PushResponse) Descriptor() ([]byte, []int) {
-	return file_osprey_agent_v1_agent_proto_rawDescGZIP(), []int{18}
+	return file_osprey_agent_v1_agent_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *PushResponse) GetAccepted() uint32 {
@@ -1984,7 +2671,7 @@ type RegisterRequest struct {
 
 func (x *RegisterRequest) Reset() {
 	*x = RegisterRequest{}
-	mi := &file_osprey_agent_v1_agent_proto_msgTypes[19]
+	mi := &file_osprey_agent_v1_agent_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1996,7 +2683,7 @@ func (x *RegisterRequest) String() string {
 func (*RegisterRequest) ProtoMessage() {}
 
 func (x *RegisterRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_osprey_agent_v1_agent_proto_msgTypes[19]
+	mi := &file_osprey_agent_v1_agent_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2009,7 +2696,7 @@ func (x *RegisterRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterRequest.ProtoReflect.Descriptor instead.
 func (*RegisterRequest) Descriptor() ([]byte, []int) {
-	return file_osprey_agent_v1_agent_proto_rawDescGZIP(), []int{19}
+	return file_osprey_agent_v1_agent_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *RegisterRequest) GetAgent() *AgentIdentity {
@@ -2036,7 +2723,7 @@ type RegisterResponse struct {
 
 func (x *RegisterResponse) Reset() {
 	*x = RegisterResponse{}
-	mi := &file_osprey_agent_v1_agent_proto_msgTypes[20]
+	mi := &file_osprey_agent_v1_agent_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2048,7 +2735,7 @@ func (x *RegisterResponse) String() string {
 func (*RegisterResponse) ProtoMessage() {}
 
 func (x *RegisterResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_osprey_agent_v1_agent_proto_msgTypes[20]
+	mi := &file_osprey_agent_v1_agent_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2061,7 +2748,7 @@ func (x *RegisterResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterResponse.ProtoReflect.Descriptor instead.
 func (*RegisterResponse) Descriptor() ([]byte, []int) {
-	return file_osprey_agent_v1_agent_proto_rawDescGZIP(), []int{20}
+	return file_osprey_agent_v1_agent_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *RegisterResponse) GetProject() string {
@@ -2089,7 +2776,7 @@ type ConfigRequest struct {
 
 func (x *ConfigRequest) Reset() {
 	*x = ConfigRequest{}
-	mi := &file_osprey_agent_v1_agent_proto_msgTypes[21]
+	mi := &file_osprey_agent_v1_agent_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2101,7 +2788,7 @@ func (x *ConfigRequest) String() string {
 func (*ConfigRequest) ProtoMessage() {}
 
 func (x *ConfigRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_osprey_agent_v1_agent_proto_msgTypes[21]
+	mi := &file_osprey_agent_v1_agent_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2114,7 +2801,7 @@ func (x *ConfigRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigRequest.ProtoReflect.Descriptor instead.
 func (*ConfigRequest) Descriptor() ([]byte, []int) {
-	return file_osprey_agent_v1_agent_proto_rawDescGZIP(), []int{21}
+	return file_osprey_agent_v1_agent_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ConfigRequest) GetAgent() *AgentIdentity {
@@ -2142,7 +2829,7 @@ type ConfigResponse struct {
 
 func (x *ConfigResponse) Reset() {
 	*x = ConfigResponse{}
-	mi := &file_osprey_agent_v1_agent_proto_msgTypes[22]
+	mi := &file_osprey_agent_v1_agent_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2154,7 +2841,7 @@ func (x *ConfigResponse) String() string {
 func (*ConfigResponse) ProtoMessage() {}
 
 func (x *ConfigResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_osprey_agent_v1_agent_proto_msgTypes[22]
+	mi := &file_osprey_agent_v1_agent_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2167,7 +2854,7 @@ func (x *ConfigResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigResponse.ProtoReflect.Descriptor instead.
 func (*ConfigResponse) Descriptor() ([]byte, []int) {
-	return file_osprey_agent_v1_agent_proto_rawDescGZIP(), []int{22}
+	return file_osprey_agent_v1_agent_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ConfigResponse) GetVersion() string {
@@ -2372,7 +3059,78 @@ const file_osprey_agent_v1_agent_proto_rawDesc = "" +
 	"\x0eremote_address\x18\x10 \x01(\tR\rremoteAddress\"B\n" +
 	"\n" +
 	"URLResults\x124\n" +
-	"\aresults\x18\x01 \x03(\v2\x1a.osprey.agent.v1.URLResultR\aresults\"\xad\x04\n" +
+	"\aresults\x18\x01 \x03(\v2\x1a.osprey.agent.v1.URLResultR\aresults\"P\n" +
+	"\aApmStep\x12\x12\n" +
+	"\x04type\x18\x01 \x01(\tR\x04type\x12\x12\n" +
+	"\x04text\x18\x02 \x01(\tR\x04text\x12\x1d\n" +
+	"\n" +
+	"elapsed_ms\x18\x03 \x01(\x01R\telapsedMs\"\x87\x03\n" +
+	"\vApmActiveTx\x12\x19\n" +
+	"\btrace_id\x18\x01 \x01(\tR\atraceId\x12\x17\n" +
+	"\aspan_id\x18\x02 \x01(\tR\x06spanId\x12\x12\n" +
+	"\x04name\x18\x03 \x01(\tR\x04name\x12&\n" +
+	"\x0fstart_unix_nano\x18\x04 \x01(\x03R\rstartUnixNano\x12\x1d\n" +
+	"\n" +
+	"elapsed_ms\x18\x05 \x01(\x01R\telapsedMs\x12\x1b\n" +
+	"\tclient_ip\x18\x06 \x01(\tR\bclientIp\x12\x12\n" +
+	"\x04user\x18\a \x01(\tR\x04user\x12\x16\n" +
+	"\x06method\x18\b \x01(\tR\x06method\x12\x15\n" +
+	"\x06cpu_ms\x18\t \x01(\x01R\x05cpuMs\x12\x1b\n" +
+	"\tsql_count\x18\n" +
+	" \x01(\rR\bsqlCount\x12\x1f\n" +
+	"\vhttpc_count\x18\v \x01(\rR\n" +
+	"httpcCount\x12,\n" +
+	"\x04step\x18\f \x01(\v2\x18.osprey.agent.v1.ApmStepR\x04step\x12\x1d\n" +
+	"\n" +
+	"stack_hash\x18\r \x01(\tR\tstackHash\"2\n" +
+	"\bApmStack\x12\x12\n" +
+	"\x04hash\x18\x01 \x01(\tR\x04hash\x12\x12\n" +
+	"\x04text\x18\x02 \x01(\tR\x04text\"\xa7\x01\n" +
+	"\tApmActive\x12@\n" +
+	"\ftransactions\x18\x01 \x03(\v2\x1c.osprey.agent.v1.ApmActiveTxR\ftransactions\x121\n" +
+	"\x06stacks\x18\x02 \x03(\v2\x19.osprey.agent.v1.ApmStackR\x06stacks\x12%\n" +
+	"\x0estacks_sampled\x18\x03 \x01(\bR\rstacksSampled\"\xf4\x01\n" +
+	"\aApmStat\x12\x12\n" +
+	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x10\n" +
+	"\x03key\x18\x02 \x01(\tR\x03key\x12\x14\n" +
+	"\x05count\x18\x03 \x01(\x04R\x05count\x12\x16\n" +
+	"\x06errors\x18\x04 \x01(\x04R\x06errors\x12\x15\n" +
+	"\x06sum_ms\x18\x05 \x01(\x01R\x05sumMs\x12\x15\n" +
+	"\x06max_ms\x18\x06 \x01(\x01R\x05maxMs\x12\x15\n" +
+	"\x06cpu_ms\x18\a \x01(\x01R\x05cpuMs\x12\x1b\n" +
+	"\tsql_count\x18\b \x01(\x04R\bsqlCount\x12\x1f\n" +
+	"\vhttpc_count\x18\t \x01(\x04R\n" +
+	"httpcCount\x12\x12\n" +
+	"\x04rows\x18\n" +
+	" \x01(\x04R\x04rows\"\xf1\x05\n" +
+	"\tApmRollup\x123\n" +
+	"\x16window_start_unix_nano\x18\x01 \x01(\x03R\x13windowStartUnixNano\x12%\n" +
+	"\x0ewindow_seconds\x18\x02 \x01(\x05R\rwindowSeconds\x12\x14\n" +
+	"\x05count\x18\x03 \x01(\x04R\x05count\x12\x16\n" +
+	"\x06errors\x18\x04 \x01(\x04R\x06errors\x12\x15\n" +
+	"\x06sum_ms\x18\x05 \x01(\x01R\x05sumMs\x12\x15\n" +
+	"\x06max_ms\x18\x06 \x01(\x01R\x05maxMs\x12'\n" +
+	"\x0fapdex_satisfied\x18\a \x01(\x04R\x0eapdexSatisfied\x12)\n" +
+	"\x10apdex_tolerating\x18\b \x01(\x04R\x0fapdexTolerating\x12\x14\n" +
+	"\x05users\x18\t \x01(\rR\x05users\x12\x16\n" +
+	"\x06hitmap\x18\n" +
+	" \x03(\rR\x06hitmap\x12#\n" +
+	"\rhitmap_errors\x18\v \x03(\rR\fhitmapErrors\x12\x16\n" +
+	"\x06active\x18\f \x01(\rR\x06active\x12\x1f\n" +
+	"\vcpu_percent\x18\r \x01(\x01R\n" +
+	"cpuPercent\x12\x1d\n" +
+	"\n" +
+	"heap_bytes\x18\x0e \x01(\x04R\theapBytes\x12\x1e\n" +
+	"\n" +
+	"goroutines\x18\x0f \x01(\rR\n" +
+	"goroutines\x12\x19\n" +
+	"\bgc_count\x18\x10 \x01(\rR\agcCount\x12\x1e\n" +
+	"\vgc_pause_ms\x18\x11 \x01(\x01R\tgcPauseMs\x12\x15\n" +
+	"\x06sql_ms\x18\x12 \x01(\x01R\x05sqlMs\x12\x19\n" +
+	"\bhttpc_ms\x18\x13 \x01(\x01R\ahttpcMs\x12>\n" +
+	"\x1cstats_window_start_unix_nano\x18\x14 \x01(\x03R\x18statsWindowStartUnixNano\x120\n" +
+	"\x14stats_window_seconds\x18\x15 \x01(\x05R\x12statsWindowSeconds\x12.\n" +
+	"\x05stats\x18\x16 \x03(\v2\x18.osprey.agent.v1.ApmStatR\x05stats\"\xa7\x05\n" +
 	"\bSnapshot\x12$\n" +
 	"\x0etime_unix_nano\x18\x01 \x01(\x03R\ftimeUnixNano\x12\x12\n" +
 	"\x04type\x18\x02 \x01(\tR\x04type\x12A\n" +
@@ -2386,7 +3144,11 @@ const file_osprey_agent_v1_agent_proto_rawDesc = "" +
 	"\tjson_body\x18\x0f \x01(\fH\x00R\bjsonBody\x12D\n" +
 	"\rdb_statements\x18\x10 \x01(\v2\x1d.osprey.agent.v1.DBStatementsH\x00R\fdbStatements\x12>\n" +
 	"\vurl_results\x18\x11 \x01(\v2\x1b.osprey.agent.v1.URLResultsH\x00R\n" +
-	"urlResultsB\x06\n" +
+	"urlResults\x12;\n" +
+	"\n" +
+	"apm_active\x18\x12 \x01(\v2\x1a.osprey.agent.v1.ApmActiveH\x00R\tapmActive\x12;\n" +
+	"\n" +
+	"apm_rollup\x18\x13 \x01(\v2\x1a.osprey.agent.v1.ApmRollupH\x00R\tapmRollupB\x06\n" +
 	"\x04body\"|\n" +
 	"\vPushRequest\x124\n" +
 	"\x05agent\x18\x01 \x01(\v2\x1e.osprey.agent.v1.AgentIdentityR\x05agent\x127\n" +
@@ -2426,7 +3188,7 @@ func file_osprey_agent_v1_agent_proto_rawDescGZIP() []byte {
 	return file_osprey_agent_v1_agent_proto_rawDescData
 }
 
-var file_osprey_agent_v1_agent_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
+var file_osprey_agent_v1_agent_proto_msgTypes = make([]protoimpl.MessageInfo, 31)
 var file_osprey_agent_v1_agent_proto_goTypes = []any{
 	(*AgentIdentity)(nil),    // 0: osprey.agent.v1.AgentIdentity
 	(*Inventory)(nil),        // 1: osprey.agent.v1.Inventory
@@ -2444,18 +3206,24 @@ var file_osprey_agent_v1_agent_proto_goTypes = []any{
 	(*URLCheck)(nil),         // 13: osprey.agent.v1.URLCheck
 	(*URLResult)(nil),        // 14: osprey.agent.v1.URLResult
 	(*URLResults)(nil),       // 15: osprey.agent.v1.URLResults
-	(*Snapshot)(nil),         // 16: osprey.agent.v1.Snapshot
-	(*PushRequest)(nil),      // 17: osprey.agent.v1.PushRequest
-	(*PushResponse)(nil),     // 18: osprey.agent.v1.PushResponse
-	(*RegisterRequest)(nil),  // 19: osprey.agent.v1.RegisterRequest
-	(*RegisterResponse)(nil), // 20: osprey.agent.v1.RegisterResponse
-	(*ConfigRequest)(nil),    // 21: osprey.agent.v1.ConfigRequest
-	(*ConfigResponse)(nil),   // 22: osprey.agent.v1.ConfigResponse
-	nil,                      // 23: osprey.agent.v1.AgentIdentity.LabelsEntry
-	nil,                      // 24: osprey.agent.v1.URLCheck.HeadersEntry
+	(*ApmStep)(nil),          // 16: osprey.agent.v1.ApmStep
+	(*ApmActiveTx)(nil),      // 17: osprey.agent.v1.ApmActiveTx
+	(*ApmStack)(nil),         // 18: osprey.agent.v1.ApmStack
+	(*ApmActive)(nil),        // 19: osprey.agent.v1.ApmActive
+	(*ApmStat)(nil),          // 20: osprey.agent.v1.ApmStat
+	(*ApmRollup)(nil),        // 21: osprey.agent.v1.ApmRollup
+	(*Snapshot)(nil),         // 22: osprey.agent.v1.Snapshot
+	(*PushRequest)(nil),      // 23: osprey.agent.v1.PushRequest
+	(*PushResponse)(nil),     // 24: osprey.agent.v1.PushResponse
+	(*RegisterRequest)(nil),  // 25: osprey.agent.v1.RegisterRequest
+	(*RegisterResponse)(nil), // 26: osprey.agent.v1.RegisterResponse
+	(*ConfigRequest)(nil),    // 27: osprey.agent.v1.ConfigRequest
+	(*ConfigResponse)(nil),   // 28: osprey.agent.v1.ConfigResponse
+	nil,                      // 29: osprey.agent.v1.AgentIdentity.LabelsEntry
+	nil,                      // 30: osprey.agent.v1.URLCheck.HeadersEntry
 }
 var file_osprey_agent_v1_agent_proto_depIdxs = []int32{
-	23, // 0: osprey.agent.v1.AgentIdentity.labels:type_name -> osprey.agent.v1.AgentIdentity.LabelsEntry
+	29, // 0: osprey.agent.v1.AgentIdentity.labels:type_name -> osprey.agent.v1.AgentIdentity.LabelsEntry
 	2,  // 1: osprey.agent.v1.ProcessList.processes:type_name -> osprey.agent.v1.Process
 	4,  // 2: osprey.agent.v1.Connections.states:type_name -> osprey.agent.v1.Count
 	4,  // 3: osprey.agent.v1.Connections.top_remote_addresses:type_name -> osprey.agent.v1.Count
@@ -2466,32 +3234,38 @@ var file_osprey_agent_v1_agent_proto_depIdxs = []int32{
 	7,  // 8: osprey.agent.v1.DBSessions.sessions:type_name -> osprey.agent.v1.DBSession
 	9,  // 9: osprey.agent.v1.DBLocks.waits:type_name -> osprey.agent.v1.DBLockWait
 	11, // 10: osprey.agent.v1.DBStatements.statements:type_name -> osprey.agent.v1.DBStatement
-	24, // 11: osprey.agent.v1.URLCheck.headers:type_name -> osprey.agent.v1.URLCheck.HeadersEntry
+	30, // 11: osprey.agent.v1.URLCheck.headers:type_name -> osprey.agent.v1.URLCheck.HeadersEntry
 	14, // 12: osprey.agent.v1.URLResults.results:type_name -> osprey.agent.v1.URLResult
-	3,  // 13: osprey.agent.v1.Snapshot.process_list:type_name -> osprey.agent.v1.ProcessList
-	1,  // 14: osprey.agent.v1.Snapshot.inventory:type_name -> osprey.agent.v1.Inventory
-	6,  // 15: osprey.agent.v1.Snapshot.load_snapshot:type_name -> osprey.agent.v1.LoadSnapshot
-	8,  // 16: osprey.agent.v1.Snapshot.db_sessions:type_name -> osprey.agent.v1.DBSessions
-	10, // 17: osprey.agent.v1.Snapshot.db_locks:type_name -> osprey.agent.v1.DBLocks
-	12, // 18: osprey.agent.v1.Snapshot.db_statements:type_name -> osprey.agent.v1.DBStatements
-	15, // 19: osprey.agent.v1.Snapshot.url_results:type_name -> osprey.agent.v1.URLResults
-	0,  // 20: osprey.agent.v1.PushRequest.agent:type_name -> osprey.agent.v1.AgentIdentity
-	16, // 21: osprey.agent.v1.PushRequest.snapshots:type_name -> osprey.agent.v1.Snapshot
-	0,  // 22: osprey.agent.v1.RegisterRequest.agent:type_name -> osprey.agent.v1.AgentIdentity
-	1,  // 23: osprey.agent.v1.RegisterRequest.inventory:type_name -> osprey.agent.v1.Inventory
-	0,  // 24: osprey.agent.v1.ConfigRequest.agent:type_name -> osprey.agent.v1.AgentIdentity
-	13, // 25: osprey.agent.v1.ConfigResponse.url_checks:type_name -> osprey.agent.v1.URLCheck
-	19, // 26: osprey.agent.v1.AgentService.Register:input_type -> osprey.agent.v1.RegisterRequest
-	17, // 27: osprey.agent.v1.AgentService.Push:input_type -> osprey.agent.v1.PushRequest
-	21, // 28: osprey.agent.v1.AgentService.Config:input_type -> osprey.agent.v1.ConfigRequest
-	20, // 29: osprey.agent.v1.AgentService.Register:output_type -> osprey.agent.v1.RegisterResponse
-	18, // 30: osprey.agent.v1.AgentService.Push:output_type -> osprey.agent.v1.PushResponse
-	22, // 31: osprey.agent.v1.AgentService.Config:output_type -> osprey.agent.v1.ConfigResponse
-	29, // [29:32] is the sub-list for method output_type
-	26, // [26:29] is the sub-list for method input_type
-	26, // [26:26] is the sub-list for extension type_name
-	26, // [26:26] is the sub-list for extension extendee
-	0,  // [0:26] is the sub-list for field type_name
+	16, // 13: osprey.agent.v1.ApmActiveTx.step:type_name -> osprey.agent.v1.ApmStep
+	17, // 14: osprey.agent.v1.ApmActive.transactions:type_name -> osprey.agent.v1.ApmActiveTx
+	18, // 15: osprey.agent.v1.ApmActive.stacks:type_name -> osprey.agent.v1.ApmStack
+	20, // 16: osprey.agent.v1.ApmRollup.stats:type_name -> osprey.agent.v1.ApmStat
+	3,  // 17: osprey.agent.v1.Snapshot.process_list:type_name -> osprey.agent.v1.ProcessList
+	1,  // 18: osprey.agent.v1.Snapshot.inventory:type_name -> osprey.agent.v1.Inventory
+	6,  // 19: osprey.agent.v1.Snapshot.load_snapshot:type_name -> osprey.agent.v1.LoadSnapshot
+	8,  // 20: osprey.agent.v1.Snapshot.db_sessions:type_name -> osprey.agent.v1.DBSessions
+	10, // 21: osprey.agent.v1.Snapshot.db_locks:type_name -> osprey.agent.v1.DBLocks
+	12, // 22: osprey.agent.v1.Snapshot.db_statements:type_name -> osprey.agent.v1.DBStatements
+	15, // 23: osprey.agent.v1.Snapshot.url_results:type_name -> osprey.agent.v1.URLResults
+	19, // 24: osprey.agent.v1.Snapshot.apm_active:type_name -> osprey.agent.v1.ApmActive
+	21, // 25: osprey.agent.v1.Snapshot.apm_rollup:type_name -> osprey.agent.v1.ApmRollup
+	0,  // 26: osprey.agent.v1.PushRequest.agent:type_name -> osprey.agent.v1.AgentIdentity
+	22, // 27: osprey.agent.v1.PushRequest.snapshots:type_name -> osprey.agent.v1.Snapshot
+	0,  // 28: osprey.agent.v1.RegisterRequest.agent:type_name -> osprey.agent.v1.AgentIdentity
+	1,  // 29: osprey.agent.v1.RegisterRequest.inventory:type_name -> osprey.agent.v1.Inventory
+	0,  // 30: osprey.agent.v1.ConfigRequest.agent:type_name -> osprey.agent.v1.AgentIdentity
+	13, // 31: osprey.agent.v1.ConfigResponse.url_checks:type_name -> osprey.agent.v1.URLCheck
+	25, // 32: osprey.agent.v1.AgentService.Register:input_type -> osprey.agent.v1.RegisterRequest
+	23, // 33: osprey.agent.v1.AgentService.Push:input_type -> osprey.agent.v1.PushRequest
+	27, // 34: osprey.agent.v1.AgentService.Config:input_type -> osprey.agent.v1.ConfigRequest
+	26, // 35: osprey.agent.v1.AgentService.Register:output_type -> osprey.agent.v1.RegisterResponse
+	24, // 36: osprey.agent.v1.AgentService.Push:output_type -> osprey.agent.v1.PushResponse
+	28, // 37: osprey.agent.v1.AgentService.Config:output_type -> osprey.agent.v1.ConfigResponse
+	35, // [35:38] is the sub-list for method output_type
+	32, // [32:35] is the sub-list for method input_type
+	32, // [32:32] is the sub-list for extension type_name
+	32, // [32:32] is the sub-list for extension extendee
+	0,  // [0:32] is the sub-list for field type_name
 }
 
 func init() { file_osprey_agent_v1_agent_proto_init() }
@@ -2499,7 +3273,7 @@ func file_osprey_agent_v1_agent_proto_init() {
 	if File_osprey_agent_v1_agent_proto != nil {
 		return
 	}
-	file_osprey_agent_v1_agent_proto_msgTypes[16].OneofWrappers = []any{
+	file_osprey_agent_v1_agent_proto_msgTypes[22].OneofWrappers = []any{
 		(*Snapshot_ProcessList)(nil),
 		(*Snapshot_Inventory)(nil),
 		(*Snapshot_LoadSnapshot)(nil),
@@ -2508,6 +3282,8 @@ func file_osprey_agent_v1_agent_proto_init() {
 		(*Snapshot_JsonBody)(nil),
 		(*Snapshot_DbStatements)(nil),
 		(*Snapshot_UrlResults)(nil),
+		(*Snapshot_ApmActive)(nil),
+		(*Snapshot_ApmRollup)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -2515,7 +3291,7 @@ func file_osprey_agent_v1_agent_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_osprey_agent_v1_agent_proto_rawDesc), len(file_osprey_agent_v1_agent_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   25,
+			NumMessages:   31,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -1,34 +1,37 @@
-package db
+// Package sqlmask replaces literals in SQL text with ? so statements can be shown
+// and grouped without the data in them. The agent's db module, the Go APM
+// library and the server's span ingest share it.
+package sqlmask
 
 import (
 	"strings"
 	"unicode/utf8"
 )
 
-// dialect selects the lexical rules that differ between engines.
-type dialect uint8
+// Dialect selects the lexical rules that differ between engines.
+type Dialect uint8
 
 const (
-	// dialectMySQL: '…' and "…" are strings with backslash escapes, `…`
+	// MySQL: '…' and "…" are strings with backslash escapes, `…`
 	// is an identifier, # starts a comment.
-	dialectMySQL dialect = iota
-	// dialectPostgres: "…" is an identifier, E'…' takes backslash
+	MySQL Dialect = iota
+	// Postgres: "…" is an identifier, E'…' takes backslash
 	// escapes, $tag$…$tag$ is a string, $1 is a parameter.
-	dialectPostgres
+	Postgres
 )
 
-// maxQueryBytes bounds one query text we send; longer texts are cut at a
+// MaxQueryBytes bounds one query text we send; longer texts are cut at a
 // rune boundary. Session lists run every few seconds, and a multi-megabyte
 // INSERT must not turn each snapshot into a bulk upload.
-const maxQueryBytes = 64 << 10
+const MaxQueryBytes = 64 << 10
 
-// maskLiterals replaces string and numeric literals with ? so sessions and
+// Mask replaces string and numeric literals with ? so sessions and
 // statements can be shown without the data in them. Identifiers (quoted or
 // not, including digits inside them like t1), keywords, parameters and
 // comments are left as they are. It works on bytes, treats every non-ASCII
 // byte as part of an identifier and only cuts at ASCII bytes, so valid
 // UTF-8 stays valid; the result is never longer than q.
-func maskLiterals(q string, d dialect) string {
+func Mask(q string, d Dialect) string {
 	var b strings.Builder
 	b.Grow(len(q))
 	n := len(q)
@@ -36,16 +39,16 @@ func maskLiterals(q string, d dialect) string {
 		c := q[i]
 		switch {
 		case c == '\'':
-			i = skipString(q, i, '\'', d == dialectMySQL)
+			i = skipString(q, i, '\'', d == MySQL)
 			b.WriteByte('?')
-		case c == '"' && d == dialectMySQL:
+		case c == '"' && d == MySQL:
 			i = skipString(q, i, '"', true)
 			b.WriteByte('?')
 		case c == '"' || c == '`':
 			j := skipString(q, i, c, false)
 			b.WriteString(q[i:j])
 			i = j
-		case c == '$' && d == dialectPostgres:
+		case c == '$' && d == Postgres:
 			if j, ok := skipDollarString(q, i); ok {
 				b.WriteByte('?')
 				i = j
@@ -58,16 +61,16 @@ func maskLiterals(q string, d dialect) string {
 			}
 			b.WriteString(q[i:j])
 			i = j
-		case c == '-' && i+1 < n && q[i+1] == '-' && (d == dialectPostgres || i+2 >= n || isSpace(q[i+2])):
+		case c == '-' && i+1 < n && q[i+1] == '-' && (d == Postgres || i+2 >= n || isSpace(q[i+2])):
 			j := lineEnd(q, i)
 			b.WriteString(q[i:j])
 			i = j
-		case c == '#' && d == dialectMySQL:
+		case c == '#' && d == MySQL:
 			j := lineEnd(q, i)
 			b.WriteString(q[i:j])
 			i = j
 		case c == '/' && i+1 < n && q[i+1] == '*':
-			j := skipBlockComment(q, i, d == dialectPostgres)
+			j := skipBlockComment(q, i, d == Postgres)
 			b.WriteString(q[i:j])
 			i = j
 		case isDigit(c) || (c == '.' && i+1 < n && isDigit(q[i+1])):
@@ -109,7 +112,7 @@ func maskLiterals(q string, d dialect) string {
 // prefixedString reports whether the word q[i:j] is a literal prefix
 // glued to a string (N'…', X'…', B'…', E'…', U&'…', _utf8mb4'…') and
 // where that literal ends.
-func prefixedString(q string, i, j int, d dialect) (int, bool) {
+func prefixedString(q string, i, j int, d Dialect) (int, bool) {
 	n := len(q)
 	if j < n && q[j] == '&' && j-i == 1 && (q[i] == 'u' || q[i] == 'U') && j+1 < n && q[j+1] == '\'' {
 		return skipString(q, j+1, '\'', false), true
@@ -120,10 +123,10 @@ func prefixedString(q string, i, j int, d dialect) (int, bool) {
 	w := q[i:j]
 	switch {
 	case len(w) == 1 && strings.ContainsRune("nNxXbB", rune(w[0])):
-		return skipString(q, j, '\'', d == dialectMySQL), true
-	case len(w) == 1 && (w[0] == 'e' || w[0] == 'E') && d == dialectPostgres:
+		return skipString(q, j, '\'', d == MySQL), true
+	case len(w) == 1 && (w[0] == 'e' || w[0] == 'E') && d == Postgres:
 		return skipString(q, j, '\'', true), true
-	case len(w) > 1 && w[0] == '_' && d == dialectMySQL:
+	case len(w) > 1 && w[0] == '_' && d == MySQL:
 		return skipString(q, j, '\'', true), true
 	}
 	return 0, false
@@ -244,8 +247,8 @@ func lineEnd(q string, i int) int {
 
 // wordEnd returns the end of the word starting at q[i]; PostgreSQL allows
 // $ inside (not at the start of) a name.
-func wordEnd(q string, i int, d dialect) int {
-	for i < len(q) && (isIdent(q[i], d) || (d == dialectPostgres && q[i] == '$')) {
+func wordEnd(q string, i int, d Dialect) int {
+	for i < len(q) && (isIdent(q[i], d) || (d == Postgres && q[i] == '$')) {
 		i++
 	}
 	return i
@@ -263,16 +266,16 @@ func isIdentASCII(c byte) bool {
 
 // isIdent reports whether c can be part of a name; $ can start one only in
 // MySQL.
-func isIdent(c byte, d dialect) bool {
-	return isIdentASCII(c) || c >= utf8.RuneSelf || (c == '$' && d == dialectMySQL)
+func isIdent(c byte, d Dialect) bool {
+	return isIdentASCII(c) || c >= utf8.RuneSelf || (c == '$' && d == MySQL)
 }
 
-// truncateQuery cuts q to maxQueryBytes without splitting a rune.
-func truncateQuery(q string) string {
-	if len(q) <= maxQueryBytes {
+// Truncate cuts q to MaxQueryBytes without splitting a rune.
+func Truncate(q string) string {
+	if len(q) <= MaxQueryBytes {
 		return q
 	}
-	cut := maxQueryBytes
+	cut := MaxQueryBytes
 	for cut > 0 && !utf8.RuneStart(q[cut]) {
 		cut--
 	}
