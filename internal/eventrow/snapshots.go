@@ -39,6 +39,9 @@ func Snapshots(req *agentpb.PushRequest) []event.Row {
 		if sn == nil {
 			continue
 		}
+		if sn.GetApmActive() != nil || sn.GetApmRollup() != nil {
+			continue // internal/txn's
+		}
 		if ur := sn.GetUrlResults(); ur != nil {
 			rows = append(rows, urlRows(ur, agent)...)
 			continue

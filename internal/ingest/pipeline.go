@@ -32,6 +32,7 @@ import (
 	"github.com/osprey-monitoring/osprey/internal/live"
 	"github.com/osprey-monitoring/osprey/internal/store/event"
 	"github.com/osprey-monitoring/osprey/internal/store/metric"
+	"github.com/osprey-monitoring/osprey/internal/txn"
 	"github.com/osprey-monitoring/osprey/internal/wire/agentpb"
 )
 
@@ -106,6 +107,9 @@ type Options struct {
 	CheckpointInterval time.Duration // default 2s
 	Logger             *slog.Logger
 	Registerer         prometheus.Registerer
+	// APM marks transactions among the spans and keeps the APM rollups;
+	// nil stores spans as they are.
+	APM *txn.Processor
 }
 
 // Pipeline is safe for concurrent use. Batches are applied by several
@@ -332,16 +336,29 @@ func (p *Pipeline) apply(ctx context.Context, b *Batch) {
 		for i := 0; i < rss.Len(); i++ {
 			p.agents.ObserveResource(b.Project, rss.At(i).Resource().Attributes(), now)
 		}
-		err = p.addEvents(ctx, b, "span", eventrow.Spans(b.Traces))
+		rows := eventrow.Spans(b.Traces)
+		var tx *txn.Batch
+		if p.opts.APM != nil {
+			tx = p.opts.APM.Spans(b.Project, b.Traces, rows)
+		}
+		var stored bool
+		stored, err = p.addEvents(ctx, b, "span", rows)
+		if stored && tx != nil {
+			p.opts.APM.Commit(tx)
+		}
 	case KindLogs:
 		rls := b.Logs.ResourceLogs()
 		for i := 0; i < rls.Len(); i++ {
 			p.agents.ObserveResource(b.Project, rls.At(i).Resource().Attributes(), now)
 		}
-		err = p.addEvents(ctx, b, "log", eventrow.Logs(b.Logs))
+		_, err = p.addEvents(ctx, b, "log", eventrow.Logs(b.Logs))
 	case KindAgentPush:
 		p.agents.ObservePush(b.Project, b.Push, now)
-		err = p.addEvents(ctx, b, "snapshot", eventrow.Snapshots(b.Push))
+		rows := eventrow.Snapshots(b.Push)
+		if p.opts.APM != nil {
+			rows = append(rows, txn.PushRows(b.Push)...)
+		}
+		_, err = p.addEvents(ctx, b, "snapshot", rows)
 	}
 	if err != nil {
 		p.applyErrors.WithLabelValues(b.Kind.String()).Inc()
@@ -349,9 +366,11 @@ func (p *Pipeline) apply(ctx context.Context, b *Batch) {
 	}
 }
 
-func (p *Pipeline) addEvents(ctx context.Context, b *Batch, typ string, rows []event.Row) error {
+// addEvents stores a batch's rows; stored is false when there was nothing
+// to store or a replayed batch had reached the store before a crash.
+func (p *Pipeline) addEvents(ctx context.Context, b *Batch, typ string, rows []event.Row) (stored bool, err error) {
 	if len(rows) == 0 {
-		return nil
+		return false, nil
 	}
 	seq := strconv.FormatUint(b.seq, 10)
 	for i := range rows {
@@ -364,19 +383,19 @@ func (p *Pipeline) addEvents(ctx context.Context, b *Batch, typ string, rows []e
 			Filters: []event.Filter{{Field: BatchField, Op: "=", Value: seq}},
 		})
 		if err != nil {
-			return fmt.Errorf("check replayed batch %s: %w", seq, err)
+			return false, fmt.Errorf("check replayed batch %s: %w", seq, err)
 		}
 		if n > 0 {
-			return nil // reached the event store before the crash
+			return false, nil // reached the event store before the crash
 		}
 	}
 	if _, _, err := p.events.Add(ctx, b.Project, rows); err != nil {
-		return fmt.Errorf("add %d %s rows: %w", len(rows), typ, err)
+		return false, fmt.Errorf("add %d %s rows: %w", len(rows), typ, err)
 	}
 	if p.bus != nil && p.bus.Active() {
 		p.publish(b.Project, typ, rows)
 	}
-	return nil
+	return true, nil
 }
 
 // publish sends rows to live subscribers grouped by their own type field

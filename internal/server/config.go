@@ -43,6 +43,11 @@ type Config struct {
 		// notifications (e.g. https://osprey.example.com).
 		BaseURL string `yaml:"base_url"`
 	} `yaml:"alerts"`
+	APM struct {
+		// StatWindow is the window of the APM statistics (per
+		// transaction, SQL, external call, ...).
+		StatWindow Duration `yaml:"stat_window"`
+	} `yaml:"apm"`
 	LogLevel string `yaml:"log_level"`
 }
 
@@ -111,6 +116,7 @@ func DefaultConfig() Config {
 	c.Query.MaxSamples = 50_000_000
 	c.Events.MaxMemoryBytes = 512 << 20
 	c.Alerts.Interval = Duration(15 * time.Second)
+	c.APM.StatWindow = Duration(5 * time.Minute)
 	c.LogLevel = "info"
 	return c
 }
@@ -132,6 +138,7 @@ func (c *Config) BindFlags(fs *flag.FlagSet) {
 	fs.Var(&c.Query.Timeout, "query-timeout", "longest a query may run")
 	fs.Var(&c.Alerts.Interval, "alert-interval", "how often alert rules are evaluated")
 	fs.StringVar(&c.Alerts.BaseURL, "base-url", c.Alerts.BaseURL, "the UI's address as users reach it, for links in notifications")
+	fs.Var(&c.APM.StatWindow, "apm-stat-window", "window of the APM statistics (per transaction, SQL, call, error, client)")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
 }
 
@@ -160,6 +167,9 @@ func (c *Config) validate() error {
 	}
 	if c.Ingest.WALSync != "interval" && c.Ingest.WALSync != "always" {
 		return fmt.Errorf("ingest.wal_sync %q: want interval or always", c.Ingest.WALSync)
+	}
+	if sw := time.Duration(c.APM.StatWindow); sw < 5*time.Second || sw > time.Hour || sw%(5*time.Second) != 0 {
+		return fmt.Errorf("apm.stat_window %s: want a multiple of 5s between 5s and 1h", sw)
 	}
 	return nil
 }

@@ -44,6 +44,7 @@ import (
 	"github.com/osprey-monitoring/osprey/internal/retention"
 	"github.com/osprey-monitoring/osprey/internal/store/event"
 	"github.com/osprey-monitoring/osprey/internal/store/metric"
+	"github.com/osprey-monitoring/osprey/internal/txn"
 	"github.com/osprey-monitoring/osprey/internal/urlchecks"
 	"github.com/osprey-monitoring/osprey/internal/webui"
 )
@@ -86,6 +87,7 @@ type Server struct {
 	defaultP meta.Project
 	alerts   *alert.Engine
 	sender   *notify.Sender
+	apm      *txn.Processor
 	bgCancel context.CancelFunc
 
 	httpSrv, otlpHTTPSrv *http.Server
@@ -155,8 +157,10 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	if cfg.Ingest.WALSync == "always" {
 		syncMode = wal.SyncAlways
 	}
+	s.apm = txn.New(s.events, txn.Options{StatWindow: time.Duration(cfg.APM.StatWindow), Logger: log.With("part", "apm")})
 	if s.pipe, err = ingest.New(ctx, ingest.Options{
 		WALDir: filepath.Join(cfg.DataDir, "wal"), WALSync: syncMode, Logger: log.With("part", "ingest"), Registerer: s.reg,
+		APM: s.apm,
 	}, s.metrics, s.events, s.agents, s.bus); err != nil {
 		return nil, err
 	}
@@ -295,7 +299,8 @@ func (s *Server) Start() error {
 	go s.persistAgents()
 	bgCtx, cancel := context.WithCancel(context.Background())
 	s.bgCancel = cancel
-	s.bg.Add(3)
+	s.bg.Add(4)
+	go func() { defer s.bg.Done(); s.apm.Run(bgCtx) }()
 	go func() {
 		defer s.bg.Done()
 		retention.Enforcer{Meta: s.Meta, Events: s.events, Logger: s.log.With("part", "retention")}.Run(bgCtx)
@@ -458,6 +463,10 @@ func (s *Server) Close(ctx context.Context) error {
 	s.bg.Wait()
 	if s.pipe != nil {
 		errs = append(errs, s.pipe.Close(ctx))
+	}
+	if s.apm != nil && s.events != nil {
+		// The windows still open go to the store before it closes.
+		errs = append(errs, s.apm.Close(ctx))
 	}
 	s.saveAgents()
 	errs = append(errs, s.closeStores())
