@@ -314,3 +314,55 @@ func BenchmarkIngestOTLPMetricSamples(b *testing.B) {
 		return err
 	})
 }
+
+// entrySpans builds n transactions of one server span each, as an app
+// sends them when only its entry spans are exported (the Go library drops
+// the steps of fast transactions; a collector's tail sampling does the
+// same), with the server computing every rollup.
+func entrySpans(n int, seed int) ptraceotlp.ExportRequest {
+	req := transactionSpans(n, seed)
+	req.Traces().ResourceSpans().At(0).ScopeSpans().At(0).Spans().RemoveIf(func(s ptrace.Span) bool {
+		return s.Kind() != ptrace.SpanKindServer
+	})
+	spans := req.Traces().ResourceSpans().At(0).ScopeSpans().At(0).Spans()
+	for i := 0; i < spans.Len(); i++ {
+		sp := spans.At(i)
+		// A spread of response times and some failures, so the hitmap and
+		// the error statistics have work to do.
+		d := time.Duration(5+(i*7919+seed*31)%3000) * time.Millisecond
+		sp.SetEndTimestamp(pcommon.NewTimestampFromTime(sp.StartTimestamp().AsTime().Add(d)))
+		if i%50 == 0 {
+			sp.Status().SetCode(ptrace.StatusCodeError)
+			sp.Attributes().PutInt("http.response.status_code", 500)
+		}
+		sp.Attributes().PutStr("user_agent.original", "Mozilla/5.0 (seed "+strconv.Itoa(seed%4)+")")
+	}
+	return req
+}
+
+// BenchmarkIngestTransactions is the APM target: transactions per second
+// through gRPC, the WAL, the event store and the rollups (hitmap, 5-s
+// counters, statistics), until everything is applied.
+func BenchmarkIngestTransactions(b *testing.B) {
+	for _, tc := range []struct {
+		name  string
+		build func(n, seed int) ptraceotlp.ExportRequest
+		spans int // per transaction
+	}{
+		{"entry-spans", entrySpans, 1},
+		{"with-4-steps", transactionSpans, 5},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			s, conns := benchServer(b)
+			const perReq = 1000
+			reqs := make([]ptraceotlp.ExportRequest, 64)
+			for i := range reqs {
+				reqs[i] = tc.build(perReq/tc.spans, i)
+			}
+			runParallel(b, s, perReq/tc.spans, "tx", func(ctx context.Context, w, i int) error {
+				_, err := ptraceotlp.NewGRPCClient(conns[w%len(conns)]).Export(ctx, reqs[i%len(reqs)])
+				return err
+			})
+		})
+	}
+}

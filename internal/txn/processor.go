@@ -223,14 +223,17 @@ func (p *Processor) Spans(project int64, td ptrace.Traces, rows []event.Row) *Ba
 	}
 	// Children first, each in end order, so a parent finds every
 	// descendant's sum when its turn comes.
-	slices.SortStableFunc(items, func(x, y item) int {
+	slices.SortFunc(items, func(x, y item) int {
 		if x.entry != y.entry {
 			if x.entry {
 				return 1
 			}
 			return -1
 		}
-		return cmpU64(uint64(x.sp.EndTimestamp()), uint64(y.sp.EndTimestamp()))
+		if c := cmpU64(uint64(x.sp.EndTimestamp()), uint64(y.sp.EndTimestamp())); c != 0 {
+			return c
+		}
+		return x.row - y.row
 	})
 	for _, it := range items {
 		sp := it.sp
