@@ -41,7 +41,10 @@ const (
 	pendingTTL = 2 * time.Minute
 	// maxPending bounds the child sums kept; beyond it a new trace's
 	// counts are lost rather than memory.
-	maxPending    = 1 << 20
+	maxPending = 1 << 20
+	// maxLinks bounds the step links kept for linkTTL.
+	maxLinks      = 1 << 20
+	linkTTL       = time.Minute
 	usersWindow   = 5 * time.Minute
 	maxUsers      = 50_000
 	pendingShards = 64
@@ -93,14 +96,17 @@ func New(store Store, opts Options) *Processor {
 		rolls: map[rollKey]*rollAcc{}, stats: map[rollKey]*statAcc{}, users: map[instKey]map[string]int64{}}
 	for i := range p.shards {
 		p.shards[i].m = map[pendingKey]*pendingSum{}
+		p.shards[i].links = map[pendingKey]link{}
 	}
 	return p
 }
 
-// child sums: a child span adds its SQL and external calls to its parent's
-// entry; a parent takes its children's entry when it arrives and passes the
-// total up. Children end before their parents, so OTel SDKs export them
-// first (same or earlier batch).
+// Child sums. A step's SQL and external calls go to its transaction: up
+// the parent links of the steps seen so far to the first span not seen
+// (the entry span, or a step still to come, which passes the sum on when
+// it arrives). Links, not end order, because a parent step may end before
+// its children (express's request handler ends before the query it
+// started) and batches carry spans in any order.
 type pendingKey struct {
 	project int64
 	trace   pcommon.TraceID
@@ -113,13 +119,47 @@ type pendingSum struct {
 	at                   int64 // unix s, for expiry
 }
 
-type pendingShard struct {
-	mu sync.Mutex
-	m  map[pendingKey]*pendingSum
+type link struct {
+	parent pcommon.SpanID
+	at     int64
 }
+
+type pendingShard struct {
+	mu    sync.Mutex
+	m     map[pendingKey]*pendingSum
+	links map[pendingKey]link // step -> its parent, for sums that come later
+}
+
+// maxDepth bounds a walk up the links (and breaks a cycle a broken SDK
+// could send).
+const maxDepth = 64
 
 func (p *Processor) shard(k pendingKey) *pendingShard {
 	return &p.shards[int(k.trace[15]^k.span[7])%pendingShards]
+}
+
+func (p *Processor) link(k pendingKey, parent pcommon.SpanID, now int64) {
+	s := p.shard(k)
+	s.mu.Lock()
+	if len(s.links) < maxLinks/pendingShards {
+		s.links[k] = link{parent: parent, at: now}
+	}
+	s.mu.Unlock()
+}
+
+// resolve walks from k up the known step links.
+func (p *Processor) resolve(k pendingKey) pendingKey {
+	for range maxDepth {
+		s := p.shard(k)
+		s.mu.Lock()
+		l, ok := s.links[k]
+		s.mu.Unlock()
+		if !ok {
+			return k
+		}
+		k.span = l.parent
+	}
+	return k
 }
 
 func (p *Processor) take(k pendingKey) (pendingSum, bool) {
@@ -137,6 +177,9 @@ func (p *Processor) take(k pendingKey) (pendingSum, bool) {
 }
 
 func (p *Processor) give(k pendingKey, add pendingSum, now int64) {
+	if add.sqlCount == 0 && add.httpcCount == 0 {
+		return
+	}
 	s := p.shard(k)
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -221,20 +264,22 @@ func (p *Processor) Spans(project int64, td ptrace.Traces, rows []event.Row) *Ba
 		p.log.Error("span rows do not match the spans; APM fields skipped", "spans", idx, "rows", len(rows))
 		return b
 	}
-	// Children first, each in end order, so a parent finds every
-	// descendant's sum when its turn comes.
-	slices.SortFunc(items, func(x, y item) int {
-		if x.entry != y.entry {
-			if x.entry {
-				return 1
-			}
-			return -1
+	// Steps before entries, and every step's link known before any sum
+	// moves, so a sum walks past steps of this batch whatever their order.
+	slices.SortStableFunc(items, func(x, y item) int {
+		switch {
+		case x.entry == y.entry:
+			return 0
+		case x.entry:
+			return 1
 		}
-		if c := cmpU64(uint64(x.sp.EndTimestamp()), uint64(y.sp.EndTimestamp())); c != 0 {
-			return c
-		}
-		return x.row - y.row
+		return -1
 	})
+	for _, it := range items {
+		if par := it.sp.ParentSpanID(); !it.entry && !par.IsEmpty() {
+			p.link(pendingKey{project, it.sp.TraceID(), it.sp.SpanID()}, par, now)
+		}
+	}
 	for _, it := range items {
 		sp := it.sp
 		var a spanAttrs
@@ -255,7 +300,7 @@ func (p *Processor) Spans(project int64, td ptrace.Traces, rows []event.Row) *Ba
 				sum.httpcMs += ms
 			}
 			if par := sp.ParentSpanID(); !par.IsEmpty() {
-				p.give(pendingKey{project, sp.TraceID(), par}, sum, now)
+				p.give(p.resolve(pendingKey{project, sp.TraceID(), par}), sum, now)
 			}
 			row.Fields = append(row.Fields,
 				event.Field{Name: FieldRole, Value: RoleStep},
@@ -601,13 +646,19 @@ func (p *Processor) countUsers(k instKey, now int64) int {
 // sweep drops child sums whose parent never came (a dropped span, or a
 // parent exported by another process).
 func (p *Processor) sweep() {
-	cut := p.opts.Now().Add(-pendingTTL).Unix()
+	now := p.opts.Now()
+	cut, linkCut := now.Add(-pendingTTL).Unix(), now.Add(-linkTTL).Unix()
 	for i := range p.shards {
 		s := &p.shards[i]
 		s.mu.Lock()
 		for k, v := range s.m {
 			if v.at < cut {
 				delete(s.m, k)
+			}
+		}
+		for k, l := range s.links {
+			if l.at < linkCut {
+				delete(s.links, k)
 			}
 		}
 		s.mu.Unlock()

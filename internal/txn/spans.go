@@ -308,6 +308,11 @@ func outTarget(typ string, a *spanAttrs) string {
 		if host == "" {
 			host, port = a.peerName, a.peerPort
 		}
+		if host == "" {
+			// A pool or connect span without the server says nothing
+			// about where the call went.
+			return ""
+		}
 		sys := a.dbSystem
 		if sys == "mariadb" {
 			sys = "mysql"

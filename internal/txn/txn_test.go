@@ -321,3 +321,49 @@ func TestPushRows(t *testing.T) {
 		t.Errorf("eventrow made %d rows of APM snapshots", n)
 	}
 }
+
+// Express ends its "request handler" span before the query the handler
+// started; the query's sum must still reach the transaction, in one batch
+// or spread over several.
+func TestChildSumsWhenAParentStepEndsFirst(t *testing.T) {
+	spans := []spanSpec{
+		{id: 2, parent: 1, name: "request handler - /items/:id", kind: ptrace.SpanKindInternal, start: 1, end: 2},
+		{id: 3, parent: 2, name: "pg.query:SELECT", kind: ptrace.SpanKindClient, start: 2, end: 9,
+			attrs: map[string]any{"db.system": "postgresql", "db.statement": "SELECT 1", "net.peer.name": "db"}},
+		{id: 4, parent: 3, name: "GET", kind: ptrace.SpanKindClient, start: 3, end: 5, // a call made while a cursor is open
+			attrs: map[string]any{"http.method": "GET", "http.url": "http://price:9001/p"}},
+		{id: 1, name: "GET /items/:id", kind: ptrace.SpanKindServer, start: 0, end: 10,
+			attrs: map[string]any{"http.method": "GET", "http.route": "/items/:id"}},
+	}
+	for _, tc := range []struct {
+		name    string
+		batches [][]int // indexes into spans
+	}{
+		{"one batch, end order", [][]int{{0, 1, 2, 3}}},
+		{"one batch, reversed", [][]int{{3, 2, 1, 0}}},
+		{"parent step in an earlier batch", [][]int{{0}, {1, 2}, {3}}},
+		{"children before their parent step", [][]int{{2}, {1}, {0}, {3}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := New(nil, Options{Now: func() time.Time { return base }})
+			var tx event.Row
+			for _, idx := range tc.batches {
+				var sel []spanSpec
+				for _, i := range idx {
+					sel = append(sel, spans[i])
+				}
+				td := traceOf(nodeRes, 9, sel...)
+				rows := rowsOf(td)
+				p.Spans(1, td, rows)
+				for _, r := range rows {
+					if field(r, FieldRole) == RoleTx {
+						tx = r
+					}
+				}
+			}
+			if got := field(tx, FieldTxSQLCount) + "/" + field(tx, FieldTxHTTPCCount); got != "1/1" {
+				t.Fatalf("sql/httpc = %s, want 1/1", got)
+			}
+		})
+	}
+}
