@@ -80,6 +80,8 @@ func (e *Engine) evaluate(ctx context.Context, project int64, r *Rule, now time.
 		return e.logCount(ctx, project, r, now)
 	case KindEvent:
 		return e.agentEvents(ctx, project, r, now)
+	case KindAPM:
+		return e.apmRule(ctx, project, r, now)
 	}
 	return nil, fmt.Errorf("unknown rule kind %q", r.Kind)
 }

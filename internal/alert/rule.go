@@ -28,6 +28,7 @@ const (
 	KindURL    = "url"    // a URL check is down or slow
 	KindLog    = "log"    // log lines matching a keyword, counted over a window
 	KindEvent  = "event"  // events raised by agents (e.g. load snapshots)
+	KindAPM    = "apm"    // an application's TPS, response time, error rate or Apdex over a window
 )
 
 // Severities, least to most urgent.
@@ -108,6 +109,11 @@ type Rule struct {
 	Filters   []FieldFilter `json:"filters,omitempty"`
 	Window    Duration      `json:"window,omitempty"`
 	EventKind string        `json:"eventKind,omitempty"`
+
+	// apm: Condition is tps, avg_ms, error_rate (percent), errors or
+	// apdex, over Window, per app (App, when set, names the only one),
+	// compared by Op with Threshold.
+	App string `json:"app,omitempty"`
 
 	UpdatedAt time.Time `json:"updatedAt"`
 }
@@ -196,8 +202,21 @@ func (r *Rule) Normalize() error {
 				bad("filter on %s: op %q: want =, !=, ~ or !~", f.Field, f.Op)
 			}
 		}
+	case KindAPM:
+		if r.Window == 0 {
+			r.Window = Duration(time.Minute)
+		}
+		if r.Window.D() < 10*time.Second {
+			bad("window: an APM rule needs at least 10s (rollups are 5-second windows)")
+		}
+		if apmConditions[r.Condition] == nil {
+			bad("condition %q: want tps, avg_ms, error_rate, errors or apdex", r.Condition)
+		}
+		if r.Op == "" {
+			bad("op is empty: say how the value compares with the threshold (e.g. > 2000 for avg_ms)")
+		}
 	default:
-		bad("kind %q: want metric, nodata, reboot, url, log or event", r.Kind)
+		bad("kind %q: want metric, nodata, reboot, url, log, event or apm", r.Kind)
 	}
 	if r.Message != "" {
 		if _, err := template.New("m").Option("missingkey=zero").Parse(r.Message); err != nil {

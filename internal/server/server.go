@@ -27,6 +27,7 @@ import (
 	"github.com/osprey-monitoring/osprey/internal/agentstate"
 	"github.com/osprey-monitoring/osprey/internal/alert"
 	"github.com/osprey-monitoring/osprey/internal/api/alerts"
+	"github.com/osprey-monitoring/osprey/internal/api/apm"
 	"github.com/osprey-monitoring/osprey/internal/api/databases"
 	"github.com/osprey-monitoring/osprey/internal/api/envelope"
 	"github.com/osprey-monitoring/osprey/internal/api/events"
@@ -369,6 +370,8 @@ func (s *Server) routes() http.Handler {
 	retH := s.auth.Require(retMux)
 	mux.Handle("/api/v1/logs/retention", retH)
 	mux.Handle("/api/v1/logs/retention/", retH)
+	apmH := s.auth.Require(apm.NewHandler(s.events, s.log.With("part", "apm-api")))
+	mux.Handle("/api/v1/apm/", apmH)
 	urlH := s.auth.Require(urls.NewHandler(s.Meta, s.metrics, s.events))
 	mux.Handle("/api/v1/urls", urlH)
 	mux.Handle("/api/v1/urls/", urlH)

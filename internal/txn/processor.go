@@ -378,16 +378,6 @@ func (p *Processor) Spans(project int64, td ptrace.Traces, rows []event.Row) *Ba
 	return b
 }
 
-func cmpU64(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
-
 func durationMs(sp ptrace.Span) float64 {
 	s, e := sp.StartTimestamp(), sp.EndTimestamp()
 	if e <= s {

@@ -21,7 +21,8 @@ func instFields(f []event.Field, typ, app, instance string, res *resInfo) []even
 		event.Field{Name: FieldInstance, Value: instance},
 	)
 	if res != nil {
-		for _, kv := range [...][2]string{{FieldNamespace, res.namespace}, {FieldDeployment, res.deploy}, {FieldPod, res.pod}} {
+		for _, kv := range [...][2]string{{FieldNamespace, res.namespace}, {FieldDeployment, res.deploy}, {FieldPod, res.pod},
+			{"agent.id", res.agentID}, {"telemetry.sdk.language", res.language}, {"host.name", res.host}} {
 			if kv[1] != "" {
 				f = append(f, event.Field{Name: kv[0], Value: kv[1]})
 			}
@@ -108,13 +109,14 @@ func PushRows(req *agentpb.PushRequest) []event.Row {
 	if instance == "" {
 		instance = a.GetId()
 	}
-	res := &resInfo{app: app, instance: instance,
-		namespace: a.GetLabels()[FieldNamespace], deploy: a.GetLabels()[FieldDeployment], pod: a.GetLabels()[FieldPod]}
+	l := a.GetLabels()
+	res := &resInfo{app: app, instance: instance, agentID: a.GetId(), language: l["telemetry.sdk.language"], host: l["host.name"],
+		namespace: l[FieldNamespace], deploy: l[FieldDeployment], pod: l[FieldPod]}
 	for _, sn := range req.GetSnapshots() {
 		t := time.Unix(0, sn.GetTimeUnixNano()).UTC()
 		switch {
 		case sn.GetApmActive() != nil:
-			rows = append(rows, activeRows(t, sn.GetApmActive(), res, a.GetId())...)
+			rows = append(rows, activeRows(t, sn.GetApmActive(), res)...)
 		case sn.GetApmRollup() != nil:
 			rows = append(rows, rollupRows(sn.GetApmRollup(), res)...)
 		}
@@ -122,7 +124,7 @@ func PushRows(req *agentpb.PushRequest) []event.Row {
 	return rows
 }
 
-func activeRows(t time.Time, act *agentpb.ApmActive, res *resInfo, agentID string) []event.Row {
+func activeRows(t time.Time, act *agentpb.ApmActive, res *resInfo) []event.Row {
 	rows := make([]event.Row, 0, len(act.GetTransactions())+len(act.GetStacks()))
 	for _, st := range act.GetStacks() {
 		if st.GetHash() == "" {
@@ -142,7 +144,6 @@ func activeRows(t time.Time, act *agentpb.ApmActive, res *resInfo, agentID strin
 				f = append(f, event.Field{Name: name, Value: v})
 			}
 		}
-		add("agent.id", agentID)
 		add(event.FieldMsg, tx.GetName())
 		add("trace_id", tx.GetTraceId())
 		add("span_id", tx.GetSpanId())

@@ -2,7 +2,6 @@ package txn
 
 import (
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -16,9 +15,10 @@ import (
 
 // resInfo is what a resource tells about the process that sent its spans.
 type resInfo struct {
-	app, instance          string
-	namespace, deploy, pod string
-	inProcess              bool // the Go library sends its own rollups
+	app, instance           string
+	agentID, language, host string
+	namespace, deploy, pod  string
+	inProcess               bool // the Go library sends its own rollups
 }
 
 func resourceInfo(m pcommon.Map) resInfo {
@@ -30,6 +30,10 @@ func resourceInfo(m pcommon.Map) resInfo {
 			r.app = v.AsString()
 		case wire.AttrAgentName:
 			agentName = v.AsString()
+		case wire.AttrAgentID:
+			r.agentID = v.AsString()
+		case "telemetry.sdk.language":
+			r.language = v.AsString()
 		case wire.AttrServiceInstanceID:
 			instanceID = v.AsString()
 		case wire.AttrHostName:
@@ -47,6 +51,7 @@ func resourceInfo(m pcommon.Map) resInfo {
 		}
 		return true
 	})
+	r.host = host
 	switch {
 	case agentName != "":
 		r.instance = agentName
@@ -61,6 +66,10 @@ func resourceInfo(m pcommon.Map) resInfo {
 	}
 	if r.app == "" {
 		r.app = "unknown_service"
+	}
+	if r.agentID == "" {
+		// As eventrow names the agent of plain OTel data.
+		r.agentID = firstNonEmpty(instanceID, host)
 	}
 	return r
 }
@@ -387,11 +396,11 @@ func errorKey(row []event.Field, sp ptrace.Span, a *spanAttrs) string {
 	return "error"
 }
 
-// setField replaces a field's value or appends it.
-func setField(f []event.Field, name, value string) []event.Field {
-	if i := slices.IndexFunc(f, func(x event.Field) bool { return x.Name == name }); i >= 0 {
-		f[i].Value = value
-		return f
+func firstNonEmpty(vs ...string) string {
+	for _, v := range vs {
+		if v != "" {
+			return v
+		}
 	}
-	return append(f, event.Field{Name: name, Value: value})
+	return ""
 }

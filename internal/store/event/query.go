@@ -34,6 +34,13 @@ type In struct {
 	Values []string
 }
 
+// Range matches rows whose Field holds a number in [Min, Max), e.g. the
+// response times of a hitmap box. An infinite bound leaves that side open.
+type Range struct {
+	Field    string
+	Min, Max float64
+}
+
 // Query selects records. Start/End are inclusive; zero End means now and
 // zero Start means End-1h.
 type Query struct {
@@ -41,6 +48,7 @@ type Query struct {
 	Type       string   // "" = any
 	Filters    []Filter // all must match
 	In         []In     // each must match: the field equals one of its values
+	Ranges     []Range  // each must match
 	Text       string   // full-text over _msg: words and "quoted phrases", all must match
 	Limit      int      // default 100, max 10000
 	Cursor     string   // opaque, from a previous Result
@@ -202,6 +210,13 @@ func buildFilter(q Query) (string, error) {
 	}
 	for _, in := range q.In {
 		expr, err := inFilter(in)
+		if err != nil {
+			return "", err
+		}
+		parts = append(parts, expr)
+	}
+	for _, r := range q.Ranges {
+		expr, err := rangeFilter(r)
 		if err != nil {
 			return "", err
 		}

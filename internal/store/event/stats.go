@@ -155,6 +155,12 @@ func (s *Store) prepare(ctx context.Context, project int64, q Query) (logstorage
 // returns the result rows. pipes must be built only from validated and
 // quoted input.
 func (s *Store) aggregate(ctx context.Context, tenant logstorage.TenantID, n normalized, extraFilter, pipes string) ([]aggRow, error) {
+	return s.aggregateMax(ctx, tenant, n, extraFilter, pipes, maxResultRows)
+}
+
+// aggregateMax is aggregate with a bound of its own on the result rows:
+// more is ErrBadQuery.
+func (s *Store) aggregateMax(ctx context.Context, tenant logstorage.TenantID, n normalized, extraFilter, pipes string, maxRows int) ([]aggRow, error) {
 	s.closeMu.RLock()
 	defer s.closeMu.RUnlock()
 	if s.closed {
@@ -189,23 +195,29 @@ func (s *Store) aggregate(ctx context.Context, tenant logstorage.TenantID, n nor
 			if overflow {
 				return
 			}
-			if len(rows)+nr > maxResultRows {
+			if len(rows)+nr > maxRows {
 				overflow = true
 				cancel()
 				return
 			}
+			// Block memory is reused after this callback: names too, when
+			// the pipes pass stored rows through (Some) rather than build
+			// result columns.
+			names := make([]string, len(cols))
+			for k, c := range cols {
+				names[k] = strings.Clone(c.Name)
+			}
 			for i := 0; i < nr; i++ {
 				r := make(aggRow, len(cols))
-				for _, c := range cols {
-					// Block memory is reused after this callback.
-					r[c.Name] = strings.Clone(c.Values[i])
+				for k, c := range cols {
+					r[names[k]] = strings.Clone(c.Values[i])
 				}
 				rows = append(rows, r)
 			}
 		})
 	}()
 	if overflow {
-		return nil, badQuery("the aggregation has more than %d result rows; narrow the query", maxResultRows)
+		return nil, badQuery("the aggregation has more than %d result rows; narrow the query", maxRows)
 	}
 	if err == nil {
 		err = ctx.Err()
