@@ -15,6 +15,9 @@
 #    when they are installed but stopped they are started here, when they
 #    are missing they are installed (as root). The tests fail in CI and
 #    skip locally when they still cannot connect.
+#  - The APM test: its Node.js app's packages (test/e2e/apmapps/nodeinv,
+#    npm ci from the lock file) and a NATS server on 127.0.0.1:4222
+#    (Debian's nats-server, installed and started as root when missing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin="$PWD/.cache/bin"
@@ -54,7 +57,16 @@ if [ -f web/package-lock.json ]; then
 		npm ci --prefix web --no-audit --no-fund --loglevel=error >&2
 	fi
 fi
-# Database servers for the db module's tests, nginx for the log tests.
+# The APM test's Node.js app, reinstalled when its lock file is newer.
+nodeinv=test/e2e/apmapps/nodeinv
+if [ -f "$nodeinv/package-lock.json" ] && command -v npm >/dev/null 2>&1; then
+	if [ ! -d "$nodeinv/node_modules" ] || [ "$nodeinv/package-lock.json" -nt "$nodeinv/node_modules/.package-lock.json" ]; then
+		say "npm ci in $nodeinv"
+		npm ci --prefix "$nodeinv" --no-audit --no-fund --loglevel=error >&2
+	fi
+fi
+# Database servers for the db module's tests, nginx for the log tests,
+# NATS for the APM test.
 if [ "$(id -u)" = 0 ]; then
 	if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then
 		say "installing nginx-light for the log tests"
@@ -81,6 +93,18 @@ if [ "$(id -u)" = 0 ]; then
 		say "starting PostgreSQL"
 		pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -1)" main start >/dev/null 2>&1 || true
 		for _ in $(seq 30); do pg_isready -h 127.0.0.1 -q && break; sleep 1; done
+	fi
+	if ! (exec 3<>/dev/tcp/127.0.0.1/4222) 2>/dev/null; then
+		if ! command -v nats-server >/dev/null 2>&1 && [ ! -x /usr/sbin/nats-server ]; then
+			say "installing nats-server for the APM test"
+			apt_update
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nats-server >/dev/null
+		fi
+		if ! (exec 3<>/dev/tcp/127.0.0.1/4222) 2>/dev/null; then
+			say "starting NATS"
+			start-stop-daemon --start --oknodo --background --exec /usr/sbin/nats-server -- -a 127.0.0.1 -p 4222 >/dev/null 2>&1 || true
+			for _ in $(seq 30); do (exec 3<>/dev/tcp/127.0.0.1/4222) 2>/dev/null && break; sleep 1; done
+		fi
 	fi
 fi
 echo "$bin"

@@ -4,7 +4,8 @@
 // and (c) with apm.Handler, sending to a local Osprey-like receiver.
 //
 // BenchmarkRate drives each over loopback at a fixed rate (default 10,000
-// requests/s for 5 s; BENCH_RATE and BENCH_SECONDS change them) and
+// requests/s for 5 s; BENCH_RATE, BENCH_SECONDS and BENCH_WAIT_US, the
+// handler's simulated wait, change them) and
 // reports the latency percentiles and the process CPU time per request
 // (getrusage of the process: server and load generator, which is the
 // same for every variant; the receiver runs in a child process). BenchmarkServeHTTP measures the handler alone.
@@ -40,10 +41,17 @@ import (
 	"github.com/osprey-monitoring/osprey/apm/internal/collector"
 )
 
-// mux is the application: one route that writes a small body.
+// mux is the application: one route that writes a small body, after
+// waiting BENCH_WAIT_US microseconds (0 by default) as a handler waits on
+// its database or another service: a realistic request takes milliseconds,
+// and added latency is judged against that.
 func mux() http.Handler {
+	wait := time.Duration(envInt("BENCH_WAIT_US", 0)) * time.Microsecond
 	m := http.NewServeMux()
 	m.HandleFunc("GET /work/{id}", func(w http.ResponseWriter, r *http.Request) {
+		if wait > 0 {
+			time.Sleep(wait)
+		}
 		w.Header().Set("Content-Type", "text/plain")
 		io.WriteString(w, "ok "+r.PathValue("id"))
 	})

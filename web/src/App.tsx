@@ -22,6 +22,12 @@ const LogSearch = lazy(() => import('./pages/logs/Search'));
 const LogPatterns = lazy(() => import('./pages/logs/Patterns'));
 const LogDashboards = lazy(() => import('./pages/logs/Dashboards'));
 const LogSettings = lazy(() => import('./pages/logs/Settings'));
+const ApmDashboard = lazy(() => import('./pages/apm/Dashboard'));
+const ApmActive = lazy(() => import('./pages/apm/Active'));
+const ApmProfile = lazy(() => import('./pages/apm/Profile'));
+const ApmTrace = lazy(() => import('./pages/apm/Trace'));
+const ApmStats = lazy(() => import('./pages/apm/Stats'));
+const ApmMap = lazy(() => import('./pages/apm/ServiceMap'));
 
 // initialRange reads ?range=SECONDS (a live window) or ?from=&to= (unix
 // seconds) so a link can carry its time range; default: live 15 minutes.
@@ -91,6 +97,8 @@ export function App() {
 }
 
 const titles: [RegExp, string][] = [
+  [/^\/apm$/, 'Application dashboard'], [/^\/apm\/active$/, 'Active transactions'], [/^\/apm\/tx\//, 'Transaction profile'], [/^\/apm\/trace\//, 'Distributed trace'],
+  [/^\/apm\/stats$/, 'Application statistics'], [/^\/apm\/map$/, 'Service map'],
   [/^\/database$/, 'Databases'], [/^\/database\/[^/]+$/, 'Database'], [/^\/url$/, 'URL checks'], [/^\/url\/[^/]+$/, 'URL check'],
   [/^\/alerts$/, 'Alerts'], [/^\/alerts\/rules$/, 'Alert rules'], [/^\/alerts\/channels$/, 'Notification channels'], [/^\/alerts\/maintenance$/, 'Maintenance'],
   [/^\/logs$/, 'Live tail'], [/^\/logs\/search$/, 'Log search'], [/^\/logs\/patterns$/, 'Log patterns'], [/^\/logs\/dashboards$/, 'Log dashboards'], [/^\/logs\/settings$/, 'Log settings'],
@@ -104,6 +112,12 @@ function Route({ path, search }: { path: string; search: string }) {
   if (path === '/servers/list') return <ServerList key={search} />;
   if ((m = path.match(/^\/servers\/([^/]+)\/snapshots\/([^/]+)$/))) return <Snapshot id={decodeURIComponent(m[1])} time={decodeURIComponent(m[2])} />;
   if ((m = path.match(/^\/servers\/([^/]+)$/))) return <ServerDetail key={m[1]} id={decodeURIComponent(m[1])} />;
+  if (path === '/apm') return <ApmDashboard />;
+  if (path === '/apm/active') return <ApmActive />;
+  if (path === '/apm/stats') return <ApmStats />;
+  if (path === '/apm/map') return <ApmMap />;
+  if ((m = path.match(/^\/apm\/tx\/([^/]+)\/([^/]+)$/))) return <ApmProfile key={m[1] + m[2]} traceID={decodeURIComponent(m[1])} spanID={decodeURIComponent(m[2])} />;
+  if ((m = path.match(/^\/apm\/trace\/([^/]+)$/))) return <ApmTrace key={m[1]} traceID={decodeURIComponent(m[1])} />;
   if (path === '/database') return <DatabaseList />;
   if ((m = path.match(/^\/database\/([^/]+)$/))) return <DatabaseDetail key={m[1]} id={decodeURIComponent(m[1])} />;
   if (path === '/url') return <UrlList />;

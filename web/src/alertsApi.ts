@@ -70,7 +70,7 @@ export const alertHistory = (p: { start: number; end: number; rule?: number | st
     .then((d) => ({ events: d?.events || [], partial: !!d?.partial }));
 
 // ---- rules ----
-export type RuleKind = 'metric' | 'nodata' | 'reboot' | 'url' | 'log' | 'event';
+export type RuleKind = 'metric' | 'nodata' | 'reboot' | 'url' | 'log' | 'event' | 'apm';
 export const ruleKinds: { kind: RuleKind; label: string; hint: string }[] = [
   { kind: 'metric', label: 'Metric', hint: 'A PromQL expression compared with a threshold' },
   { kind: 'nodata', label: 'No data', hint: 'An agent stopped reporting' },
@@ -78,13 +78,21 @@ export const ruleKinds: { kind: RuleKind; label: string; hint: string }[] = [
   { kind: 'url', label: 'URL', hint: 'A URL check is down or slow' },
   { kind: 'log', label: 'Log', hint: 'Log lines matching words or fields, counted over a window' },
   { kind: 'event', label: 'Event', hint: 'Events raised by agents, e.g. load snapshots' },
+  { kind: 'apm', label: 'Application', hint: 'An application’s TPS, response time, error rate or Apdex over a window' },
+];
+export const apmConditions: { value: string; label: string; unit: string }[] = [
+  { value: 'avg_ms', label: 'Avg response time', unit: 'ms' },
+  { value: 'error_rate', label: 'Error rate', unit: '%' },
+  { value: 'tps', label: 'TPS', unit: '/s' },
+  { value: 'errors', label: 'Errors', unit: '' },
+  { value: 'apdex', label: 'Apdex', unit: '' },
 ];
 export const ops = ['>', '>=', '<', '<=', '==', '!='] as const;
 export interface FieldFilter { field: string; op: '=' | '!=' | '~' | '!~'; value: string }
 export interface Rule {
   id: number; name: string; kind: RuleKind; enabled: boolean; severity: Severity; for: string; repeat: string; message: string; channels: number[] | null;
   expr?: string; op?: string; threshold: number; agentKind?: string; agentGroup?: string; checkId?: string; condition?: string;
-  text?: string; filters?: FieldFilter[] | null; window?: string; eventKind?: string; updatedAt?: string;
+  text?: string; filters?: FieldFilter[] | null; window?: string; eventKind?: string; app?: string; updatedAt?: string;
 }
 export type RuleBody = Omit<Rule, 'id' | 'updatedAt'>;
 
@@ -100,6 +108,7 @@ export function ruleBody(r: RuleBody): RuleBody {
     case 'reboot': Object.assign(b, { agentKind: r.agentKind || '', agentGroup: r.agentGroup || '', window: r.window || '' }); break;
     case 'url': Object.assign(b, { checkId: r.checkId || '', condition: r.condition || 'down' }); break;
     case 'log': Object.assign(b, { text: r.text || '', filters: (r.filters || []).filter((f) => f.field.trim()), window: r.window || '', op: r.op || '>' }); break;
+    case 'apm': Object.assign(b, { app: r.app || '', condition: r.condition || 'avg_ms', window: r.window || '', op: r.op || '>' }); break;
     case 'event': Object.assign(b, { eventKind: r.eventKind || '', agentKind: r.agentKind || '', agentGroup: r.agentGroup || '', window: r.window || '', op: r.op || '>' }); break;
   }
   return b;

@@ -8,7 +8,7 @@ import { useApp } from '../state';
 
 echarts.use([LineChart, GridComponent, TooltipComponent, LegendComponent, MarkLineComponent, CanvasRenderer]);
 
-export interface Series { name: string; color?: string; data: [number, number | null][] }
+export interface Series { name: string; color?: string; dashed?: boolean; data: [number, number | null][] }
 
 function cssVar(name: string) { return getComputedStyle(document.documentElement).getPropertyValue(name).trim(); }
 const palette = ['--c1', '--c2', '--c3', '--c4', '--c5', '--crit', '--c6'];
@@ -85,8 +85,8 @@ export function TimeChart({ series, range, fmt, stack, max, floor, marker, onZoo
       },
       series: series.map((s) => ({
         name: s.name, type: 'line', data: s.data, color: s.color ? cssVar(s.color) : undefined, showSymbol: false, connectNulls: false, symbolSize: 4,
-        stack: stack ? 'total' : undefined, lineStyle: { width: 1.4 }, emphasis: { disabled: true },
-        areaStyle: stack ? { opacity: 0.35 } : series.length === 1 ? { opacity: 0.12 } : undefined,
+        stack: stack ? 'total' : undefined, lineStyle: { width: 1.4, type: s.dashed ? 'dashed' : 'solid' }, emphasis: { disabled: true },
+        areaStyle: s.dashed ? undefined : stack ? { opacity: 0.35 } : series.length === 1 ? { opacity: 0.12 } : undefined,
         sampling: 'lttb',
         markLine: marker ? { silent: true, symbol: 'none', label: { show: false }, lineStyle: { color: cssVar('--warn'), type: 'dashed' }, data: [{ xAxis: marker * 1000 }] } : undefined,
       })),

@@ -5,7 +5,11 @@ import { TimePicker } from './TimePicker';
 
 interface NavItem { path: string; label: string; icon: string; soon?: boolean; children?: { path: string; label: string; icon: string }[] }
 export const nav: NavItem[] = [
-  { path: '/apm', label: 'Application', icon: 'app', soon: true },
+  {
+    path: '/apm', label: 'Application', icon: 'app',
+    children: [{ path: '/apm', label: 'Dashboard', icon: 'dash' }, { path: '/apm/active', label: 'Active transactions', icon: 'list' },
+      { path: '/apm/stats', label: 'Statistics', icon: 'list' }, { path: '/apm/map', label: 'Service map', icon: 'list' }],
+  },
   {
     path: '/servers', label: 'Server', icon: 'server',
     children: [{ path: '/servers', label: 'Resource board', icon: 'board' }, { path: '/servers/list', label: 'Server list', icon: 'list' }],

@@ -4,11 +4,6 @@ import { linkHandler } from '../state';
 export interface Product { path: string; title: string; icon: string; summary: string; features: string[] }
 export const products: Product[] = [
   {
-    path: '/apm', title: 'Application monitoring', icon: 'app',
-    summary: 'Every request of your Java, Node.js, PHP, Python, .NET and Go services, through OpenTelemetry auto-instrumentation or the Osprey Go library.',
-    features: ['Transactions with SQL, external calls and errors, and their step-by-step profile', 'Active transactions with live call stacks and a speed meter', 'Response-time hitmap: drag a box to list exactly those requests', 'TPS, response time, Apdex and users vs. yesterday', 'Distributed traces and a service map across microservices and queues'],
-  },
-  {
     path: '/database', title: 'Database monitoring', icon: 'db',
     summary: 'MySQL/MariaDB and PostgreSQL: real-time stat metrics every 5 s and what every session was doing at any past moment.',
     features: ['Stat metrics by category with a metric picker and your own layouts', 'Running queries and active-session history', 'Lock tree: holder → waiter chains with the blocking query', 'Top SQL statements by time, calls and rows', 'Threshold events on any stat'],

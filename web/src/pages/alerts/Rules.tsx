@@ -35,6 +35,10 @@ export function describe(r: AA.RuleBody, checks: Map<string, string>): string {
       return `log lines${r.text ? ` matching “${r.text}”` : ''}${f ? ` where ${f}` : ''}: ${count('count')}`;
     }
     case 'event': return `${r.eventKind || '?'} events from a ${scope(r.agentKind, r.agentGroup)}: ${count('count')}`;
+    case 'apm': {
+      const c = AA.apmConditions.find((x) => x.value === r.condition);
+      return `${c?.label || r.condition} of ${r.app ? `“${r.app}”` : 'each application'} over ${shortDuration(r.window) || '1m'} ${opWords[r.op || '>'] || r.op} ${num(r.threshold)}${c?.unit ? ` ${c.unit}` : ''}${hold}`;
+    }
   }
   return r.kind;
 }
@@ -169,7 +173,7 @@ function RuleEditor({ initial, id, checks, channels, onClose, onSaved }: {
   );
   const countFields = (what: string) => (
     <div className="ua-form-row">
-      <Field label="Window" hint="counted over"><input name="window" value={r.window || ''} onChange={(e) => set('window', e.target.value)} placeholder="5m" /></Field>
+      <Field label="Window" hint="counted over"><input name="window" value={r.window || ''} onChange={(e) => set('window', e.target.value)} placeholder={r.kind === 'apm' ? '1m' : '5m'} /></Field>
       <Field label={`${what} is`} className="ua-narrow"><select name="op" value={r.op || '>'} onChange={(e) => set('op', e.target.value)}>{AA.ops.map((o) => <option key={o} value={o}>{o}</option>)}</select></Field>
       <Field label="Threshold"><input name="threshold" type="number" value={r.threshold} onChange={(e) => set('threshold', Number(e.target.value))} /></Field>
     </div>
@@ -188,7 +192,9 @@ function RuleEditor({ initial, id, checks, channels, onClose, onSaved }: {
       <form id="rule-form" className="ua-form" onSubmit={save} noValidate>
         <Field label="Name"><input name="name" value={r.name} onChange={(e) => set('name', e.target.value)} placeholder="e.g. API down" /></Field>
         <FieldSet label="Kind" hint={AA.ruleKinds.find((k) => k.kind === r.kind)?.hint}>
-          <Seg label="Kind" value={r.kind} onChange={(k) => setR((x) => ({ ...x, kind: k, eventKind: k === 'event' && !x.eventKind ? 'load_snapshot' : x.eventKind }))}
+          <Seg label="Kind" value={r.kind} onChange={(k) => setR((x) => ({ ...x, kind: k, eventKind: k === 'event' && !x.eventKind ? 'load_snapshot' : x.eventKind,
+            condition: k === 'apm' && !AA.apmConditions.some((c) => c.value === x.condition) ? 'avg_ms' : k === 'url' && x.condition !== 'slow' ? 'down' : x.condition,
+            window: k === 'apm' && (!x.window || x.window === '5m') ? '1m' : x.window }))}
             options={AA.ruleKinds.map((k) => ({ value: k.kind, label: k.label, title: k.hint }))} testid="rule-kind" />
         </FieldSet>
 
@@ -217,6 +223,14 @@ function RuleEditor({ initial, id, checks, channels, onClose, onSaved }: {
             <Field label="Text" hint="words and “quoted phrases” the line must contain"><input name="text" value={r.text || ''} onChange={(e) => set('text', e.target.value)} placeholder='error "connection reset"' /></Field>
             <FieldSet label="Field filters"><Filters rows={r.filters || []} onChange={(f) => set('filters', f)} /></FieldSet>
             {countFields('Count')}
+          </>}
+          {r.kind === 'apm' && <>
+            <div className="ua-form-row">
+              <Field label="Application" hint="empty: each application is its own alert"><input name="app" value={r.app || ''} onChange={(e) => set('app', e.target.value)} placeholder="checkout" /></Field>
+              <Field label="Measure"><select name="condition" data-testid="rule-apm-condition" value={r.condition || 'avg_ms'} onChange={(e) => set('condition', e.target.value)}>
+                {AA.apmConditions.map((c) => <option key={c.value} value={c.value}>{c.label}{c.unit ? ` (${c.unit})` : ''}</option>)}</select></Field>
+            </div>
+            {countFields('Value')}
           </>}
           {r.kind === 'event' && <>
             <Field label="Event kind" hint="raised by agents, e.g. load_snapshot"><input name="eventKind" list="rule-event-kinds" value={r.eventKind || ''} onChange={(e) => set('eventKind', e.target.value)} />
