@@ -188,6 +188,14 @@ func (a *Agent) activeSnapshot(now time.Time, txs []*tx, sample bool) *agentpb.A
 				Text:      a.stepText(typ, cs, &ca),
 				ElapsedMs: float64(now.Sub(cs.StartTime())) / float64(time.Millisecond),
 			}
+			// The counts are of finished steps; the one running now is
+			// a call too, as an operator reading the list counts it.
+			switch typ {
+			case stepSQL:
+				tr.SqlCount++
+			case stepHTTPC:
+				tr.HttpcCount++
+			}
 		}
 		if st, ok := byTx[t]; ok {
 			tr.StackHash = st.Hash
