@@ -112,7 +112,7 @@ export interface ActiveTx {
   app: string; instance: string; agent_id: string; trace_id: string; span_id: string; name: string; start: number; elapsed_ms: number;
   client_ip: string; user: string; method: string; cpu_ms: number; sql_count: number; httpc_count: number; step: CurrentStep | null; stack_hash: string;
 }
-export interface ActiveInstance { app: string; instance: string; normal: number; slow: number; very_slow: number; tps: number }
+export interface ActiveInstance { app: string; instance: string; normal: number; slow: number; very_slow: number; tps: number; errors?: number | null }
 export interface Active { time: string; transactions: ActiveTx[]; instances: ActiveInstance[]; bottleneck: Record<StepType, number> }
 export const active = (f: ApmFilter, signal?: AbortSignal) =>
   api<Active>(base + '/active' + query(f), signal).then((a) => ({

@@ -83,6 +83,8 @@ type activeInstanceJSON struct {
 	Slow     int          `json:"slow"`      // 3–8 s
 	VerySlow int          `json:"very_slow"` // > 8 s
 	TPS      envelope.Num `json:"tps"`       // of the newest closed rollup window
+	// Errors failed in that window: the speed meter's red.
+	Errors envelope.Num `json:"errors"`
 }
 
 type activeJSON struct {
@@ -134,7 +136,7 @@ func (h *handler) active(w http.ResponseWriter, r *http.Request) {
 	instance := func(k instKey) *activeInstanceJSON {
 		in := insts[k]
 		if in == nil {
-			in = &activeInstanceJSON{App: k.app, Instance: k.instance, TPS: envelope.Num(math.NaN())}
+			in = &activeInstanceJSON{App: k.app, Instance: k.instance, TPS: envelope.Num(math.NaN()), Errors: envelope.Num(math.NaN())}
 			insts[k] = in
 		}
 		return in
@@ -209,13 +211,15 @@ func (h *handler) activeTPS(ctx context.Context, sel selection, instance func(in
 	q := sel.query(typeRoll)
 	q.Start, q.End = last.Add(-tpsRange), last.Add(-time.Nanosecond)
 	groups, err := h.es.Group(ctx, sel.project, q, event.GroupQuery{Step: window, By: []string{fApp, fInstance},
-		Aggs: []event.Agg{{Name: "n", Func: "sum", Field: fCount}}, MaxGroups: maxGroups})
+		Aggs: []event.Agg{{Name: "n", Func: "sum", Field: fCount}, {Name: "err", Func: "sum", Field: fErrors}}, MaxGroups: maxGroups})
 	if err != nil {
 		return fmt.Errorf("active tps: %w", err)
 	}
 	// Groups come in time order, so the newest window is the last seen.
 	for _, g := range groups {
-		instance(instKey{g.Keys[0], g.Keys[1]}).TPS = envelope.Num(zeroNaN(g.Float("n")) / window.Seconds())
+		in := instance(instKey{g.Keys[0], g.Keys[1]})
+		in.TPS = envelope.Num(zeroNaN(g.Float("n")) / window.Seconds())
+		in.Errors = envelope.Num(zeroNaN(g.Float("err")))
 	}
 	return nil
 }

@@ -99,7 +99,11 @@ function SpeedMeter({ active, apps, error }: { active?: APM.Active; apps?: APM.A
   for (const r of rows) { totals.normal += r.normal; totals.slow += r.slow; totals.very_slow += r.very_slow; }
   const total = totals.normal + totals.slow + totals.very_slow;
   const scale = Math.max(5, ...rows.map((r) => r.normal + r.slow + r.very_slow));
-  const errRate = (a: string) => apps?.find((x) => x.app === a)?.error_rate || 0;
+  // The instance's failures in its newest window; the app's rate over 5
+  // minutes when the server gives no per-instance count.
+  const errRate = (r: APM.ActiveInstance) => r.errors != null
+    ? (r.tps > 0 ? Math.min(1, r.errors / (r.tps * 5)) : 0)
+    : apps?.find((x) => x.app === r.app)?.error_rate || 0;
   const open = (b: Band | '', r?: APM.ActiveInstance) => navigate('/apm/active' + filterSearch(r ? { app: [r.app], instance: [r.instance] } : {}, { band: b || undefined }));
   return (
     <Panel title="Active transactions" testid="speed-meter" className="apm-speed"
@@ -133,7 +137,7 @@ function SpeedMeter({ active, apps, error }: { active?: APM.Active; apps?: APM.A
                 </div>
                 {n === 0 && <span className="apm-speed-idle muted">idle</span>}
               </div>
-              <Flow tps={r.tps} errRate={errRate(r.app)} />
+              <Flow tps={r.tps} errRate={errRate(r)} />
               <span className="apm-speed-tps" title="finished transactions per second">{num(r.tps)}<small>/s</small></span>
             </div>
           );
