@@ -90,7 +90,7 @@ func (a *spanAttrs) read(kvs []attribute.KeyValue) {
 			a.dbText = kv.Value.AsString()
 		case "db.response.returned_rows", "db.rows_affected", "db.sql.rows":
 			a.dbRows = intValue(kv.Value)
-		case "rpc.system":
+		case "rpc.system", "rpc.system.name":
 			a.rpcSystem = kv.Value.AsString()
 		case "rpc.service":
 			a.rpcService = kv.Value.AsString()

@@ -414,7 +414,7 @@ func (p *processor) stepText(typ string, s sdktrace.ReadOnlySpan, a *spanAttrs) 
 	case stepHTTPC:
 		if a.method == "" && a.urlFull == "" {
 			return p.names.get(strKey{kind: ckRPC, a: a.rpcSystem, b: a.rpcService, c: a.rpcMethod}, func(k strKey) string {
-				return k.a + " " + k.b + "/" + k.c
+				return rpcText(k.a, k.b, k.c)
 			})
 		}
 		u := stripQuery(a.urlFull)
@@ -585,4 +585,13 @@ func (l *liveMap) entries() []*tx {
 		sh.mu.Unlock()
 	}
 	return txs
+}
+
+// rpcText names an RPC call: newer semantic conventions put the whole
+// "package.Service/Method" in rpc.method and drop rpc.service.
+func rpcText(system, service, method string) string {
+	if service == "" {
+		return system + " " + method
+	}
+	return system + " " + service + "/" + method
 }

@@ -137,7 +137,7 @@ func (a *spanAttrs) read(m pcommon.Map) {
 			a.dbName = v.AsString()
 		case "db.response.returned_rows", "db.rows_affected", "db.sql.rows":
 			a.dbRows = intValue(v)
-		case "rpc.system":
+		case "rpc.system", "rpc.system.name":
 			a.rpcSystem = v.AsString()
 		case "rpc.service":
 			a.rpcService = v.AsString()
@@ -253,6 +253,10 @@ func stepKind(sp ptrace.Span, a *spanAttrs) (typ, text string) {
 	case sp.Kind() == ptrace.SpanKindClient && (a.method != "" || a.urlFull != ""):
 		return StepHTTPC, httpcText(a)
 	case sp.Kind() == ptrace.SpanKindClient && a.rpcSystem != "":
+		if a.rpcService == "" {
+			// Newer conventions: rpc.method is "package.Service/Method".
+			return StepHTTPC, a.rpcSystem + " " + a.rpcMethod
+		}
 		return StepHTTPC, a.rpcSystem + " " + a.rpcService + "/" + a.rpcMethod
 	case isConnect(sp.Name()):
 		return StepDBC, sp.Name()
