@@ -158,11 +158,13 @@ const (
 
 var statKindNames = [numStatKinds]string{"tx", "sql", "httpc", "error", "ip", "ua", "out", "in"}
 
-// isEntry says whether a span starts a transaction: a server or consumer
-// span, a root span, or one whose parent is in another process.
+// isEntry says whether a span starts a transaction: a server span, a root
+// span, or one whose parent is in another process. A consumer span under a
+// local parent is a step: Kafka instrumentations open a "receive" span
+// (the transaction, its parent the producer's) and a "process" span under
+// it.
 func isEntry(kind trace.SpanKind, parent trace.SpanContext) bool {
-	switch kind {
-	case trace.SpanKindServer, trace.SpanKindConsumer:
+	if kind == trace.SpanKindServer {
 		return true
 	}
 	return !parent.IsValid() || parent.IsRemote()

@@ -199,17 +199,22 @@ func floatValue(v pcommon.Value) float64 {
 }
 
 // isEntry says whether a span starts a transaction of its process: a
-// server or consumer span, a root span, or one whose parent is remote.
+// server span, a root span, one whose parent is remote, or a consumer span
+// unless the SDK says its parent is local (Kafka instrumentations open a
+// "process" span under their "receive" span, which is the transaction).
 func isEntry(sp ptrace.Span) (entry, remoteParent bool) {
 	const hasIsRemote, isRemote = 0x100, 0x200
 	f := sp.Flags()
-	remoteParent = f&hasIsRemote != 0 && f&isRemote != 0
-	switch sp.Kind() {
-	case ptrace.SpanKindServer, ptrace.SpanKindConsumer:
-		return true, remoteParent || !sp.ParentSpanID().IsEmpty()
-	}
-	if sp.ParentSpanID().IsEmpty() {
+	known := f&hasIsRemote != 0
+	remoteParent = known && f&isRemote != 0
+	hasParent := !sp.ParentSpanID().IsEmpty()
+	switch {
+	case !hasParent:
 		return true, false
+	case sp.Kind() == ptrace.SpanKindServer:
+		return true, remoteParent || !known
+	case sp.Kind() == ptrace.SpanKindConsumer:
+		return remoteParent || !known, remoteParent || !known
 	}
 	return remoteParent, remoteParent
 }
