@@ -367,3 +367,33 @@ func TestChildSumsWhenAParentStepEndsFirst(t *testing.T) {
 		})
 	}
 }
+
+func TestIsEntry(t *testing.T) {
+	const known, remote = 0x100, 0x200
+	for _, tc := range []struct {
+		name          string
+		kind          ptrace.SpanKind
+		parent        bool
+		flags         uint32
+		entry, rpWant bool
+	}{
+		{"root internal span", ptrace.SpanKindInternal, false, 0, true, false},
+		{"server, parent flags unknown", ptrace.SpanKindServer, true, 0, true, true},
+		{"server, local parent", ptrace.SpanKindServer, true, known, true, false},
+		{"consumer receive, remote parent", ptrace.SpanKindConsumer, true, known | remote, true, true},
+		{"consumer process, local parent", ptrace.SpanKindConsumer, true, known, false, false},
+		{"consumer, parent flags unknown", ptrace.SpanKindConsumer, true, 0, true, true},
+		{"client step", ptrace.SpanKindClient, true, known, false, false},
+		{"internal span, remote parent", ptrace.SpanKindInternal, true, known | remote, true, true},
+	} {
+		sp := ptrace.NewSpan()
+		sp.SetKind(tc.kind)
+		if tc.parent {
+			sp.SetParentSpanID(pcommon.SpanID{1})
+		}
+		sp.SetFlags(tc.flags)
+		if e, rp := isEntry(sp); e != tc.entry || rp != tc.rpWant {
+			t.Errorf("%s: entry %v remote %v, want %v %v", tc.name, e, rp, tc.entry, tc.rpWant)
+		}
+	}
+}
