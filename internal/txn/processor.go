@@ -43,8 +43,10 @@ const (
 	// counts are lost rather than memory.
 	maxPending = 1 << 20
 	// maxLinks bounds the step links kept for linkTTL.
-	maxLinks      = 1 << 20
-	linkTTL       = time.Minute
+	maxLinks = 1 << 20
+	linkTTL  = time.Minute
+	// statPartial is how often an open statistics window is written.
+	statPartial   = 30 * time.Second
 	usersWindow   = 5 * time.Minute
 	maxUsers      = 50_000
 	pendingShards = 64
@@ -459,7 +461,7 @@ func (p *Processor) roll(k rollKey, res *resInfo) *rollAcc {
 func (p *Processor) stat(k rollKey, res *resInfo) *statAcc {
 	s, ok := p.stats[k]
 	if !ok {
-		s = &statAcc{res: *res, lines: map[statLineKey]*statLine{}}
+		s = &statAcc{res: *res, lines: map[statLineKey]*statLine{}, written: p.opts.Now()}
 		p.stats[k] = s
 	}
 	return s
@@ -518,6 +520,9 @@ type statAcc struct {
 	res   resInfo
 	lines map[statLineKey]*statLine
 	keys  map[string]int // keys per kind, for MaxKeys
+	// written is when the window's lines were last written as partial
+	// rows (zero: never).
+	written time.Time
 }
 
 type statLine struct {
@@ -598,15 +603,30 @@ func (p *Processor) flush(ctx context.Context, force bool) error {
 		byProject[k.project] = append(byProject[k.project], rollRow(k, r, users))
 	}
 	for k, s := range p.stats {
-		if !force && k.window > statCut {
+		switch {
+		case force || k.window <= statCut:
+			delete(p.stats, k)
+		case now.Sub(s.written) >= statPartial:
+			// An open window is written every statPartial as rows of
+			// what came since: readers sum rows, so the statistics of the
+			// last minutes show, and a crash loses at most that much.
+			s.written = now
+		default:
 			continue
 		}
-		delete(p.stats, k)
 		byProject[k.project] = append(byProject[k.project], statRows(k, s, p.opts.StatWindow)...)
+		// Zeroed, not removed: a key stays known, so MaxKeys bounds the
+		// whole window.
+		for _, l := range s.lines {
+			*l = statLine{}
+		}
 	}
 	p.mu.Unlock()
 	var errs []error
 	for project, rows := range byProject {
+		if len(rows) == 0 {
+			continue
+		}
 		if _, _, err := p.store.Add(ctx, project, rows); err != nil {
 			errs = append(errs, fmt.Errorf("add %d rollup rows of project %d: %w", len(rows), project, err))
 		}

@@ -72,6 +72,9 @@ func statRows(k rollKey, s *statAcc, window time.Duration) []event.Row {
 	rows := make([]event.Row, 0, len(s.lines))
 	t := time.Unix(0, k.window).UTC()
 	for lk, l := range s.lines {
+		if l.count == 0 {
+			continue // nothing since the last partial write
+		}
 		f := instFields(make([]event.Field, 0, 18), TypeStat, k.app, k.instance, &s.res)
 		f = append(f, statFields(lk.kind, lk.key, l, window)...)
 		rows = append(rows, event.Row{Time: t, Fields: f})

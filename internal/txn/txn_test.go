@@ -397,3 +397,43 @@ func TestIsEntry(t *testing.T) {
 		}
 	}
 }
+
+// An open statistics window is written every 30 s as rows of what came
+// since; their sum is the window's total, and a key seen before a partial
+// write still counts once against MaxKeys.
+func TestStatisticsPartialWrites(t *testing.T) {
+	store := openStore(t)
+	now := base.Add(time.Second)
+	p := New(store, Options{StatWindow: 5 * time.Minute, MaxKeys: 1, Now: func() time.Time { return now }})
+	var n byte
+	send := func(k int) {
+		for range k {
+			n++
+			td := nodeOrder(n, 200, 1)
+			rows := rowsOf(td)
+			p.Commit(p.Spans(1, td, rows))
+		}
+	}
+	send(3)
+	now = now.Add(31 * time.Second)
+	if err := p.flush(context.Background(), false); err != nil {
+		t.Fatal(err)
+	}
+	send(4)
+	now = now.Add(31 * time.Second)
+	if err := p.flush(context.Background(), false); err != nil {
+		t.Fatal(err)
+	}
+	rows := search(t, store, TypeStat, event.Filter{Field: FieldStatKind, Op: "=", Value: StatTx})
+	total := 0
+	for _, r := range rows {
+		if r[FieldStatKey] != "GET /items/:id" {
+			t.Errorf("key %q: the one key seen before the partial write took the only slot", r[FieldStatKey])
+		}
+		c, _ := strconv.Atoi(r["count"])
+		total += c
+	}
+	if len(rows) != 2 || total != 7 {
+		t.Fatalf("tx statistics rows %d summing to %d, want 2 partial rows summing to 7", len(rows), total)
+	}
+}
