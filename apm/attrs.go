@@ -228,40 +228,6 @@ func stripQuery(u string) string {
 	return u
 }
 
-// urlOrigin is scheme://host[:port] of an absolute URL, as url.Parse's
-// Scheme + "://" + Host, without allocating.
-func urlOrigin(u string) string {
-	i := strings.Index(u, "://")
-	if i <= 0 {
-		return ""
-	}
-	rest := u[i+3:]
-	end := strings.IndexAny(rest, "/?#")
-	if end < 0 {
-		end = len(rest)
-	}
-	host := rest[:end]
-	if at := strings.LastIndexByte(host, '@'); at >= 0 {
-		// userinfo is not part of the host; rare (otelhttp strips it),
-		// so the concatenation is fine.
-		return u[:i+3] + host[at+1:]
-	}
-	if host == "" {
-		return ""
-	}
-	return u[:i+3+end]
-}
-
-func joinHostPort(host, port string) string {
-	if port == "" {
-		return host
-	}
-	if strings.IndexByte(host, ':') >= 0 {
-		return "[" + host + "]:" + port
-	}
-	return host + ":" + port
-}
-
 // errorKey names a failed transaction for the error statistics: the type
 // of its last exception, else the HTTP status, else the status message.
 func errorKey(s sdktrace.ReadOnlySpan, a *spanAttrs) string {

@@ -409,12 +409,12 @@ func (p *processor) stepText(typ string, s sdktrace.ReadOnlySpan, a *spanAttrs) 
 		return p.maskSQL(a.dbSystem, a.dbText)
 	case stepMsg:
 		return p.names.get(strKey{kind: ckMsg, a: a.msgSystem, b: a.msgDest}, func(k strKey) string {
-			return k.a + ":" + k.b
+			return wire.MsgKey(k.a, k.b)
 		})
 	case stepHTTPC:
 		if a.method == "" && a.urlFull == "" {
 			return p.names.get(strKey{kind: ckRPC, a: a.rpcSystem, b: a.rpcService, c: a.rpcMethod}, func(k strKey) string {
-				return rpcText(k.a, k.b, k.c)
+				return wire.RPCText(k.a, k.b, k.c)
 			})
 		}
 		u := stripQuery(a.urlFull)
@@ -427,7 +427,7 @@ func (p *processor) stepText(typ string, s sdktrace.ReadOnlySpan, a *spanAttrs) 
 			if port == "" {
 				port = portString(a.peerPort)
 			}
-			u = "http://" + joinHostPort(host, port) + a.urlPath
+			u = "http://" + wire.HostPort(host, port) + a.urlPath
 		}
 		if a.method == "" {
 			return u
@@ -449,23 +449,17 @@ func (p *processor) outTarget(typ string, a *spanAttrs) string {
 			host, port = a.peerName, a.peerPort
 		}
 		if host == "" || a.dbSystem == "" {
-			// A pool or connect span without the server (or of something
-			// that is no database) says nothing about where the call went.
 			return ""
 		}
-		sys := a.dbSystem
-		if sys == "mariadb" {
-			sys = "mysql"
-		}
-		return p.names.get(strKey{kind: ckDBOut, a: sys, b: host, c: portString(port)}, func(k strKey) string {
-			return k.a + "://" + joinHostPort(k.b, k.c)
+		return p.names.get(strKey{kind: ckDBOut, a: a.dbSystem, b: host, c: portString(port)}, func(k strKey) string {
+			return wire.DBTarget(k.a, k.b, k.c)
 		})
 	case stepMsg:
 		return p.names.get(strKey{kind: ckMsg, a: a.msgSystem, b: a.msgDest}, func(k strKey) string {
-			return k.a + ":" + k.b
+			return wire.MsgKey(k.a, k.b)
 		})
 	case stepHTTPC:
-		if o := urlOrigin(a.urlFull); o != "" {
+		if o := wire.URLOrigin(a.urlFull); o != "" {
 			return o
 		}
 		host, port := a.serverAddr, a.serverPort
@@ -479,7 +473,7 @@ func (p *processor) outTarget(typ string, a *spanAttrs) string {
 		if scheme == "" {
 			scheme = "http"
 		}
-		return scheme + "://" + joinHostPort(host, portString(port))
+		return scheme + "://" + wire.HostPort(host, portString(port))
 	}
 	return ""
 }
@@ -489,7 +483,7 @@ func (p *processor) outTarget(typ string, a *spanAttrs) string {
 func (p *processor) inAddress(kind trace.SpanKind, a *spanAttrs) string {
 	if kind == trace.SpanKindConsumer && a.msgSystem != "" {
 		return p.names.get(strKey{kind: ckMsg, a: a.msgSystem, b: a.msgDest}, func(k strKey) string {
-			return k.a + ":" + k.b
+			return wire.MsgKey(k.a, k.b)
 		})
 	}
 	if a.hostHeader != "" {
@@ -501,10 +495,10 @@ func (p *processor) inAddress(kind trace.SpanKind, a *spanAttrs) string {
 			return a.serverAddr
 		}
 		return p.names.get(strKey{kind: ckJoin, a: a.serverAddr, b: portString(port)}, func(k strKey) string {
-			return joinHostPort(k.a, k.b)
+			return wire.HostPort(k.a, k.b)
 		})
 	}
-	if o := urlOrigin(a.urlFull); o != "" {
+	if o := wire.URLOrigin(a.urlFull); o != "" {
 		return o[strings.Index(o, "://")+3:]
 	}
 	return ""
@@ -585,13 +579,4 @@ func (l *liveMap) entries() []*tx {
 		sh.mu.Unlock()
 	}
 	return txs
-}
-
-// rpcText names an RPC call: newer semantic conventions put the whole
-// "package.Service/Method" in rpc.method and drop rpc.service.
-func rpcText(system, service, method string) string {
-	if service == "" {
-		return system + " " + method
-	}
-	return system + " " + service + "/" + method
 }

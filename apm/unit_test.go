@@ -106,18 +106,7 @@ func TestDSNAddress(t *testing.T) {
 	}
 }
 
-func TestURLOriginAndFold(t *testing.T) {
-	for in, want := range map[string]string{
-		"http://h:8080/a?b": "http://h:8080",
-		"https://h/a":       "https://h",
-		"http://u:p@h:1/x":  "http://h:1",
-		"http://h":          "http://h",
-		"/relative":         "",
-	} {
-		if got := urlOrigin(in); got != want {
-			t.Errorf("urlOrigin(%q) = %q, want %q", in, got, want)
-		}
-	}
+func TestIsConnect(t *testing.T) {
 	if !isConnect("sql.connector.connect") || !isConnect("pgxpool.Acquire pool.acquire") || isConnect("sql.stmt.query") ||
 		!containsFold("SQL.CONN.query", "conn.") {
 		t.Fatal("isConnect")

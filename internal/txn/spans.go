@@ -254,15 +254,11 @@ func stepKind(sp ptrace.Span, a *spanAttrs) (typ, text string) {
 		}
 		return StepSQL, maskSQL(a.dbSystem, a.dbText)
 	case a.msgSystem != "" && (sp.Kind() == ptrace.SpanKindProducer || sp.Kind() == ptrace.SpanKindConsumer):
-		return StepMsg, a.msgSystem + ":" + a.msgDest
+		return StepMsg, wire.MsgKey(a.msgSystem, a.msgDest)
 	case sp.Kind() == ptrace.SpanKindClient && (a.method != "" || a.urlFull != ""):
 		return StepHTTPC, httpcText(a)
 	case sp.Kind() == ptrace.SpanKindClient && a.rpcSystem != "":
-		if a.rpcService == "" {
-			// Newer conventions: rpc.method is "package.Service/Method".
-			return StepHTTPC, a.rpcSystem + " " + a.rpcMethod
-		}
-		return StepHTTPC, a.rpcSystem + " " + a.rpcService + "/" + a.rpcMethod
+		return StepHTTPC, wire.RPCText(a.rpcSystem, a.rpcService, a.rpcMethod)
 	case isConnect(sp.Name()):
 		return StepDBC, sp.Name()
 	}
@@ -299,22 +295,12 @@ func httpcText(a *spanAttrs) string {
 		if port == "" {
 			port = a.peerPort
 		}
-		u = "http://" + joinHostPort(host, port) + a.urlPath
+		u = "http://" + wire.HostPort(host, port) + a.urlPath
 	}
 	if a.method == "" {
 		return u
 	}
 	return a.method + " " + u
-}
-
-func joinHostPort(host, port string) string {
-	if port == "" {
-		return host
-	}
-	if strings.IndexByte(host, ':') >= 0 {
-		return "[" + host + "]:" + port
-	}
-	return host + ":" + port
 }
 
 // outTarget is the key of an outgoing call in the service map: what the
@@ -326,23 +312,12 @@ func outTarget(typ string, a *spanAttrs) string {
 		if host == "" {
 			host, port = a.peerName, a.peerPort
 		}
-		if host == "" {
-			// A pool or connect span without the server says nothing
-			// about where the call went.
-			return ""
-		}
-		sys := a.dbSystem
-		if sys == "mariadb" {
-			sys = "mysql"
-		}
-		return sys + "://" + joinHostPort(host, port)
+		return wire.DBTarget(a.dbSystem, host, port)
 	case StepMsg:
-		return a.msgSystem + ":" + a.msgDest
+		return wire.MsgKey(a.msgSystem, a.msgDest)
 	case StepHTTPC:
-		if a.urlFull != "" {
-			if u, err := url.Parse(a.urlFull); err == nil && u.Host != "" {
-				return u.Scheme + "://" + u.Host
-			}
+		if o := wire.URLOrigin(a.urlFull); o != "" {
+			return o
 		}
 		host, port := a.serverAddr, a.serverPort
 		if host == "" {
@@ -355,7 +330,7 @@ func outTarget(typ string, a *spanAttrs) string {
 		if scheme == "" {
 			scheme = "http"
 		}
-		return scheme + "://" + joinHostPort(host, port)
+		return scheme + "://" + wire.HostPort(host, port)
 	}
 	return ""
 }
@@ -365,13 +340,13 @@ func outTarget(typ string, a *spanAttrs) string {
 // consumers.
 func inAddress(sp ptrace.Span, a *spanAttrs) string {
 	if sp.Kind() == ptrace.SpanKindConsumer && a.msgSystem != "" {
-		return a.msgSystem + ":" + a.msgDest
+		return wire.MsgKey(a.msgSystem, a.msgDest)
 	}
 	if a.hostHeader != "" {
 		return a.hostHeader
 	}
 	if a.serverAddr != "" {
-		return joinHostPort(a.serverAddr, a.serverPort)
+		return wire.HostPort(a.serverAddr, a.serverPort)
 	}
 	if a.urlFull != "" {
 		if u, err := url.Parse(a.urlFull); err == nil {
