@@ -8,7 +8,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { URL_, canvasInk, launch, login, newPage, shot } from './lib.mjs';
+import { URL_, canvasInk, launch, login, newPage, pageAPI, shot, untilOn } from './lib.mjs';
 
 const APP = process.env.OSPREY_APM_APP || '';
 const NODE_APP = process.env.OSPREY_APM_NODE_APP || '';
@@ -27,24 +27,9 @@ before(async () => {
 after(async () => { await browser?.close(); });
 
 // api calls the HTTP API from the page, with the session and project.
-function api(path) {
-  return page.evaluate(async (p) => {
-    const res = await fetch(p, { credentials: 'same-origin', headers: { Accept: 'application/json', 'X-Osprey-Project': localStorage.getItem('osprey.project') || 'default' } });
-    const body = await res.json().catch(() => null);
-    if (!res.ok || body?.status !== 'success') throw new Error(`${p}: ${res.status} ${body?.error || ''}`);
-    return body.data;
-  }, path);
-}
+const api = (path) => pageAPI(page, path);
 
-async function until(what, f, timeout = 60000, every = 1000) {
-  const end = Date.now() + timeout;
-  let last;
-  for (;;) {
-    try { const v = await f(); if (v) return v; } catch (e) { last = e; }
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${last ? `: ${last.message}` : ''}`);
-    await page.waitForTimeout(every);
-  }
-}
+const until = (what, f, timeout, every) => untilOn(page, what, f, timeout, every);
 const attr = (sel, a) => page.getAttribute(sel, a);
 const q = (s) => encodeURIComponent(s);
 

@@ -5,7 +5,7 @@
 //   OSPREY_DB_LOCK_TABLE=osp_lock_t OSPREY_DB_LONG_QUERY='SLEEP(' node --test web/e2e/db.test.mjs
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { URL_, canvasInk, launch, login, newPage, shot } from './lib.mjs';
+import { URL_, canvasInk, launch, login, newPage, pageAPI, shot, untilOn } from './lib.mjs';
 
 const MYSQL = process.env.OSPREY_DB_MYSQL || '';
 const PG = process.env.OSPREY_DB_PG || '';
@@ -27,24 +27,9 @@ before(async () => {
 after(async () => { await browser?.close(); });
 
 // api calls the HTTP API from the page, with the session and project.
-function api(path) {
-  return page.evaluate(async (p) => {
-    const res = await fetch(p, { credentials: 'same-origin', headers: { Accept: 'application/json', 'X-Osprey-Project': localStorage.getItem('osprey.project') || 'default' } });
-    const body = await res.json().catch(() => null);
-    if (!res.ok || body?.status !== 'success') throw new Error(`${p}: ${res.status} ${body?.error || ''}`);
-    return body.data;
-  }, path);
-}
+const api = (path) => pageAPI(page, path);
 
-async function until(what, f, timeout = 60000, every = 1000) {
-  const end = Date.now() + timeout;
-  let last;
-  for (;;) {
-    try { const v = await f(); if (v) return v; } catch (e) { last = e; }
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${last ? `: ${last.message}` : ''}`);
-    await page.waitForTimeout(every);
-  }
-}
+const until = (what, f, timeout, every) => untilOn(page, what, f, timeout, every);
 
 const inked = (sel, min = 3) => until(`ink on ${sel}`, async () => (await canvasInk(page, sel)) > min, 45000);
 // drawn: the chart has at least two points of data (a line) and ink

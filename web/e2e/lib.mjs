@@ -61,3 +61,25 @@ export function canvasInk(page, selector) {
 export function measures(page, name) {
   return page.evaluate((n) => performance.getEntriesByName(n, 'measure').map((m) => m.duration), name);
 }
+
+// pageAPI calls the HTTP API from the page, with its session and project.
+export function pageAPI(page, path) {
+  return page.evaluate(async (p) => {
+    const res = await fetch(p, { credentials: 'same-origin', headers: { Accept: 'application/json', 'X-Osprey-Project': localStorage.getItem('osprey.project') || 'default' } });
+    const body = await res.json().catch(() => null);
+    if (!res.ok || body?.status !== 'success') throw new Error(`${p}: ${res.status} ${body?.error || ''}`);
+    return body.data;
+  }, path);
+}
+
+// untilOn polls f every `every` ms until it returns something truthy, or
+// fails after timeout with the last error it threw.
+export async function untilOn(page, what, f, timeout = 60000, every = 1000) {
+  const end = Date.now() + timeout;
+  let last;
+  for (;;) {
+    try { const v = await f(); if (v) return v; } catch (e) { last = e; }
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${last ? `: ${last.message}` : ''}`);
+    await page.waitForTimeout(every);
+  }
+}
