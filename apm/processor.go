@@ -466,14 +466,7 @@ func (p *processor) outTarget(typ string, a *spanAttrs) string {
 		if host == "" {
 			host, port = a.peerName, a.peerPort
 		}
-		if host == "" && a.rpcService != "" {
-			return a.rpcSystem + ":" + a.rpcService
-		}
-		scheme := a.scheme
-		if scheme == "" {
-			scheme = "http"
-		}
-		return scheme + "://" + wire.HostPort(host, portString(port))
+		return wire.CallTarget(a.scheme, host, portString(port), a.rpcSystem, a.rpcService)
 	}
 	return ""
 }

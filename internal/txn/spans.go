@@ -323,14 +323,7 @@ func outTarget(typ string, a *spanAttrs) string {
 		if host == "" {
 			host, port = a.peerName, a.peerPort
 		}
-		if host == "" && a.rpcService != "" {
-			return a.rpcSystem + ":" + a.rpcService
-		}
-		scheme := a.scheme
-		if scheme == "" {
-			scheme = "http"
-		}
-		return scheme + "://" + wire.HostPort(host, port)
+		return wire.CallTarget(a.scheme, host, port, a.rpcSystem, a.rpcService)
 	}
 	return ""
 }

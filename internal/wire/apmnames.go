@@ -69,3 +69,16 @@ func RPCText(system, service, method string) string {
 	}
 	return system + " " + service + "/" + method
 }
+
+// CallTarget is the out target of an HTTP or RPC call that has no
+// absolute URL: scheme://host[:port] (http when the scheme is unknown),
+// or system:service for an RPC without an address.
+func CallTarget(scheme, host, port, rpcSystem, rpcService string) string {
+	if host == "" && rpcService != "" {
+		return rpcSystem + ":" + rpcService
+	}
+	if scheme == "" {
+		scheme = "http"
+	}
+	return scheme + "://" + HostPort(host, port)
+}

@@ -33,3 +33,16 @@ func TestAPMNames(t *testing.T) {
 		t.Errorf("RPCText, old conventions: %q", got)
 	}
 }
+
+func TestCallTarget(t *testing.T) {
+	for _, tc := range []struct{ scheme, host, port, sys, svc, want string }{
+		{"", "price", "9001", "", "", "http://price:9001"},
+		{"https", "api", "", "", "", "https://api"},
+		{"", "", "", "grpc", "pkg.Svc", "grpc:pkg.Svc"},
+		{"", "10.0.0.1", "50051", "grpc", "pkg.Svc", "http://10.0.0.1:50051"},
+	} {
+		if got := CallTarget(tc.scheme, tc.host, tc.port, tc.sys, tc.svc); got != tc.want {
+			t.Errorf("CallTarget(%q, %q, %q, %q, %q) = %q, want %q", tc.scheme, tc.host, tc.port, tc.sys, tc.svc, got, tc.want)
+		}
+	}
+}
